@@ -1,0 +1,28 @@
+# Nubiq Hub. `make run` serves a demo workspace on http://127.0.0.1:8080; `make test` runs the
+# suite on a real PostgreSQL + pgvector. Both install what they need first.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOTOOLCHAIN ?= auto
+
+ADDR ?= 127.0.0.1:8080
+
+.PHONY: run test build setup vet fmt
+
+setup:
+	@scripts/setup-go
+	@scripts/setup-postgres
+
+build: setup
+	@go build -o bin/nubiq ./cmd/nubiq
+
+run: build
+	@scripts/run $(ADDR)
+
+test:
+	@scripts/test
+
+vet:
+	@go vet ./...
+
+fmt:
+	@gofmt -l -w .

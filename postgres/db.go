@@ -1,0 +1,117 @@
+// Package postgres holds every SQL statement of Nubiq Hub: the store implementations on pgx,
+// the schema migrator and the manager of the embedded local cluster.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/nubiq/hub"
+)
+
+// DB is the connection pool every store method runs on.
+type DB struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger
+}
+
+// Config configures Open. Zero values get defaults.
+type Config struct {
+	URL      string
+	MaxConns int32 // default 20
+	Logger   *slog.Logger
+}
+
+// Open connects to the database at cfg.URL, making sure the vector extension exists first:
+// pgvector's types must be registered on every connection, which needs the extension.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 20
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+
+	if err := ensureVector(ctx, pcfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	return &DB{Pool: pool, Logger: cfg.Logger}, nil
+}
+
+func ensureVector(ctx context.Context, cc *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	defer conn.Close(ctx)
+	var have bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&have); err != nil {
+		return fmt.Errorf("check vector extension: %w", err)
+	}
+	if have {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS vector`); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return nil // another node created it at the same moment
+		}
+		if errors.As(err, &pgErr) && pgErr.Code == "0A000" {
+			return fmt.Errorf("the pgvector extension is not installed on the database server (run scripts/setup-postgres or install postgresql-NN-pgvector): %w", err)
+		}
+		return fmt.Errorf("create vector extension (needs a superuser, or create it once by hand): %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// unavailable marks connection-level failures so callers can answer 503 instead of 500.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", &nubiq.Error{Code: nubiq.ECodeUnavailable, Message: "database unavailable, retry shortly"}, err)
+}
