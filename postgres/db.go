@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/nubiq/hub"
 )
@@ -21,6 +23,9 @@ import (
 type DB struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
+	// River inserts jobs, in the caller's transaction where rows and job belong together. It is
+	// insert-only; the server runs its own working client for the workers.
+	River *river.Client[pgx.Tx]
 }
 
 // Config configures Open. Zero values get defaults.
@@ -56,7 +61,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pool: %w", err)
 	}
-	return &DB{Pool: pool, Logger: cfg.Logger}, nil
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: cfg.Logger})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &DB{Pool: pool, Logger: cfg.Logger, River: rc}, nil
 }
 
 func ensureVector(ctx context.Context, cc *pgx.ConnConfig) error {

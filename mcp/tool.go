@@ -1,0 +1,206 @@
+// Package mcp is Nubiq Hub's MCP server: the tool registry, key authentication, scopes, plan
+// rate limits and the streamable HTTP handler mounted at /api/mcp/.
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/nubiq/hub"
+)
+
+// ToolSpec describes a tool as clients see it. Descriptions are written for an AI client:
+// what the tool does, when to use it, what it returns.
+type ToolSpec struct {
+	Name        string
+	Title       string
+	Description string
+	Scope       nubiq.Scope
+	// Annotations, which must tell the truth: ReadOnly tools change nothing; Destructive
+	// write tools may delete or overwrite; Idempotent ones may be repeated safely.
+	ReadOnly    bool
+	Destructive bool
+	Idempotent  bool
+	// OpenWorld marks tools that reach outside the workspace (sending messages out).
+	OpenWorld bool
+}
+
+// Tool is a registered tool: its spec, schemas and typed handler behind a JSON boundary.
+type Tool struct {
+	ToolSpec
+	InputSchema  *jsonschema.Schema
+	OutputSchema *jsonschema.Schema
+	inputType    reflect.Type
+	call         func(ctx context.Context, raw json.RawMessage) (any, error)
+}
+
+// NewTool builds a tool from a typed handler. In and Out must be structs. The caller's
+// identity is in ctx (nubiq.CallerFromContext); the handler returns *nubiq.Error values for
+// business failures, which reach the client as tool errors with their code and message.
+func NewTool[In, Out any](spec ToolSpec, h func(ctx context.Context, in In) (Out, error)) *Tool {
+	in, err := schemaFor[In]()
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: input schema: %v", spec.Name, err))
+	}
+	out, err := schemaFor[Out]()
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: output schema: %v", spec.Name, err))
+	}
+	t := &Tool{ToolSpec: spec, InputSchema: in, OutputSchema: out, inputType: reflect.TypeFor[In]()}
+	t.call = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var v In
+		if err := decodeArgs(raw, &v, in); err != nil {
+			return nil, err
+		}
+		return h(ctx, v)
+	}
+	return t
+}
+
+// Enum restricts a string property (or the items of an array property) to values, so that
+// clients see the allowed values in the schema. It returns t for chaining.
+func (t *Tool) Enum(property string, values ...string) *Tool {
+	p := t.InputSchema.Properties[property]
+	if p == nil {
+		panic(fmt.Sprintf("tool %s: no property %q", t.Name, property))
+	}
+	if p.Type == "array" && p.Items != nil {
+		p = p.Items
+	}
+	p.Enum = nil
+	for _, v := range values {
+		p.Enum = append(p.Enum, v)
+	}
+	return t
+}
+
+// Describe sets a property's description.
+func (t *Tool) Describe(property, description string) *Tool {
+	p := t.InputSchema.Properties[property]
+	if p == nil {
+		panic(fmt.Sprintf("tool %s: no property %q", t.Name, property))
+	}
+	p.Description = description
+	return t
+}
+
+// Call runs the tool with raw JSON arguments. The caller must already be in ctx.
+func (t *Tool) Call(ctx context.Context, raw json.RawMessage) (any, error) { return t.call(ctx, raw) }
+
+// schemaFor infers T's schema and rewrites it to plain types: the inferred schema of a slice,
+// map or pointer field is a ["null", T] union, which several clients mishandle.
+func schemaFor[T any]() (*jsonschema.Schema, error) {
+	s, err := jsonschema.For[T](&jsonschema.ForOptions{})
+	if err != nil {
+		return nil, err
+	}
+	plainTypes(s)
+	if s.Type != "object" {
+		return nil, fmt.Errorf("schema type is %q, want object", s.Type)
+	}
+	return s, nil
+}
+
+func plainTypes(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) > 0 {
+		var kept []string
+		for _, t := range s.Types {
+			if t != "null" {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) == 1 {
+			s.Type, s.Types = kept[0], nil
+		} else {
+			s.Types = kept
+		}
+	}
+	plainTypes(s.Items)
+	plainTypes(s.AdditionalProperties)
+	for _, p := range s.Properties {
+		plainTypes(p)
+	}
+	for _, d := range s.Defs {
+		plainTypes(d)
+	}
+	for _, d := range s.Definitions {
+		plainTypes(d)
+	}
+}
+
+// decodeArgs decodes tool arguments strictly: unknown fields and wrong types are refused with
+// the offending field named, and required properties must be present.
+func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nubiq.Invalidf("arguments", "must be a JSON object")
+	}
+	for _, req := range schema.Required {
+		if val, ok := obj[req]; !ok || string(val) == "null" {
+			return nubiq.Invalidf(req, "is required")
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			field := typeErr.Field
+			if field == "" {
+				field = "arguments"
+			}
+			return nubiq.Invalidf(field, "must be %s, got %s", jsonKind(typeErr.Type), typeErr.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return nubiq.Invalidf(name, "unknown field; allowed: %s", strings.Join(propertyNames(schema), ", "))
+		default:
+			return nubiq.Invalidf("arguments", "%v", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	return nil
+}
+
+func propertyNames(s *jsonschema.Schema) []string {
+	names := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
+}
