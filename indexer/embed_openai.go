@@ -27,37 +27,50 @@ type openAIEmbedder struct {
 	maxRetries int
 	client     *http.Client
 
-	// Backoff without Retry-After: baseDelay·2^attempt, capped, with jitter.
-	baseDelay time.Duration
-	maxDelay  time.Duration
+	// Backoff without Retry-After: baseDelay·2^attempt, capped at maxDelay,
+	// with jitter. A server's Retry-After is honoured up to maxRetryAfter, so
+	// a confused server cannot park a worker for hours.
+	baseDelay     time.Duration
+	maxDelay      time.Duration
+	maxRetryAfter time.Duration
 }
 
 // ErrEmbeddingEndpoint wraps failures reported by an embedding endpoint.
 var ErrEmbeddingEndpoint = errors.New("embedding endpoint")
 
 func newOpenAIEmbedder(ctx context.Context, cfg EmbedderConfig) (*openAIEmbedder, error) {
+	e, err := openAIFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.probe(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// openAIFromConfig builds the client without contacting the endpoint; cfg
+// must have its defaults filled in.
+func openAIFromConfig(cfg EmbedderConfig) (*openAIEmbedder, error) {
 	if cfg.OpenAIURL == "" {
 		return nil, errors.New("openai embedder: OpenAIURL is not set")
 	}
 	if cfg.OpenAIModel == "" {
 		return nil, errors.New("openai embedder: OpenAIModel is not set")
 	}
-	e := &openAIEmbedder{
-		endpoint:   strings.TrimRight(cfg.OpenAIURL, "/") + "/embeddings",
-		key:        cfg.OpenAIKey,
-		model:      cfg.OpenAIModel,
-		reqDims:    cfg.OpenAIDims,
-		batch:      cfg.BatchSize,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		client:     &http.Client{},
-		baseDelay:  500 * time.Millisecond,
-		maxDelay:   30 * time.Second,
-	}
-	if err := e.probe(ctx); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return &openAIEmbedder{
+		endpoint:      strings.TrimRight(cfg.OpenAIURL, "/") + "/embeddings",
+		key:           cfg.OpenAIKey,
+		model:         cfg.OpenAIModel,
+		reqDims:       cfg.OpenAIDims,
+		batch:         cfg.BatchSize,
+		timeout:       cfg.Timeout,
+		maxRetries:    cfg.MaxRetries,
+		client:        &http.Client{},
+		baseDelay:     500 * time.Millisecond,
+		maxDelay:      30 * time.Second,
+		maxRetryAfter: 2 * time.Minute,
+	}, nil
 }
 
 // probe embeds one short text so that Dimensions is known before the first
@@ -133,11 +146,10 @@ func (e *openAIEmbedder) embedBatch(ctx context.Context, texts []string) ([][]fl
 			}
 			return nil, err
 		}
-		wait := retryAfter
+		wait := min(retryAfter, e.maxRetryAfter)
 		if wait == 0 {
 			wait = e.backoff(attempt)
 		}
-		wait = min(wait, e.maxDelay)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
