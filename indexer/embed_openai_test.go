@@ -21,7 +21,6 @@ const testKey = "sk-test-secret-123"
 // request is (len(input[i]), 1, 0, ...) before normalisation, so tests can tell
 // which input a vector belongs to. respond may override a request's answer.
 type fakeEmbeddings struct {
-	t    *testing.T
 	dims int
 
 	mu       sync.Mutex
@@ -82,7 +81,7 @@ func (f *fakeEmbeddings) calls() int {
 }
 
 func newFake(t *testing.T, dims int) (*fakeEmbeddings, *httptest.Server) {
-	f := &fakeEmbeddings{t: t, dims: dims}
+	f := &fakeEmbeddings{dims: dims}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -136,8 +135,7 @@ func TestOpenAIEmbedderDimensionsRequested(t *testing.T) {
 	require.Equal(t, 5, f.requests[0].Dimensions)
 
 	// An endpoint that ignores "dimensions" is caught at startup.
-	f.respond = func(_ int, w http.ResponseWriter, req embeddingRequest) bool {
-		req.Dimensions = 0
+	f.respond = func(_ int, w http.ResponseWriter, _ embeddingRequest) bool {
 		body, _ := json.Marshal(map[string]any{"data": []map[string]any{{"index": 0, "embedding": []float32{1, 2}}}})
 		_, _ = w.Write(body)
 		return true
