@@ -327,3 +327,37 @@ func FuzzWordPiece(f *testing.F) {
 		}
 	})
 }
+
+// Token ids as produced by the reference tokenizers implementation
+// (tokenizers.js 0.2.0, add_special_tokens false), unknown tokens included.
+func TestTokenizerMatchesReference(t *testing.T) {
+	root := sharedFixture(t, "model2vec")
+	tests := []struct {
+		model, text string
+		want        []int
+	}{
+		{"test-model-float32", "Hello, World! How's it going?", []int{6598, 16, 1094, 5, 1135, 11, 61, 1015, 1189, 35}},
+		{"test-model-float32", "Café naïve RÉSUMÉ Zürich", []int{6674, 14749, 12752, 9210}},
+		{"test-model-float32", "中文字符 and 日本語のテキスト", []int{752, 867, 1, 1, 1004, 870, 882, 956, 677, 29245, 29233, 29239, 29246}},
+		{"test-model-float32", "e-mail: foo@bar.com (test) [x] {y} $5.00 50%", []int{47, 17, 4659, 30, 28385, 36, 2353, 18, 3018, 12, 2237, 13, 37, 66, 39, 69, 67, 71, 8, 25, 18, 3008, 1759, 9}},
+		{"test-model-float32", "İstanbul ß ﬁ Ǆ", []int{8966, 102, 990, 1}},
+		{"test-model-float32", "русский текст", []int{201, 28754, 28753, 28753, 22931, 14420, 203, 14296, 22931, 28753, 21925}},
+		{"test-model-vocab-quantized", "Hello, World! How's it going?", []int{6594, 13, 1091, 2, 1132, 8, 58, 1012, 1185, 32}},
+		{"test-model-vocab-quantized", "Café naïve RÉSUMÉ Zürich", []int{6670, 14745, 12748, 9206}},
+		{"test-model-vocab-quantized", "中文字符 and 日本語のテキスト", []int{749, 864, 1, 1001, 867, 879, 953, 674, 29241, 29229, 29235, 29242}},
+		{"test-model-vocab-quantized", "e-mail: foo@bar.com (test) [x] {y} $5.00 50%", []int{44, 14, 4655, 27, 28381, 33, 2349, 15, 3014, 9, 2233, 10, 34, 63, 36, 66, 64, 68, 5, 22, 15, 3004, 1755, 6}},
+		{"test-model-vocab-quantized", "İstanbul ß ﬁ Ǆ", []int{8962, 99, 987, 1}},
+		{"test-model-vocab-quantized", "русский текст", []int{198, 28750, 28749, 28749, 22927, 14416, 200, 14292, 22927, 28749, 21921}},
+	}
+	models := map[string]*StaticModel{}
+	for _, tc := range tests {
+		m := models[tc.model]
+		if m == nil {
+			var err error
+			m, err = LoadStaticModel(filepath.Join(root, tc.model))
+			require.NoError(t, err)
+			models[tc.model] = m
+		}
+		require.Equal(t, tc.want, m.tok.encode(tc.text), "%s: %q", tc.model, tc.text)
+	}
+}

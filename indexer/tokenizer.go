@@ -736,7 +736,12 @@ func (u *unigram) tokenize(word string, ids []int) []int {
 	}
 	mark := len(ids)
 	for end := n; end > 0; end = best[end].start {
-		ids = append(ids, best[end].id)
+		id := best[end].id
+		// Runs of unknown characters become one unknown token (fuse_unk).
+		if id == u.unk && len(ids) > mark && ids[len(ids)-1] == u.unk {
+			continue
+		}
+		ids = append(ids, id)
 	}
 	// Reverse the freshly appended, backtracked ids into text order.
 	for i, j := mark, len(ids)-1; i < j; i, j = i+1, j-1 {
