@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nubiq/hub/mcp"
 	"github.com/nubiq/hub/server"
 )
 
@@ -62,8 +63,15 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
+	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
+		Registry: mcp.NewRegistry(deps),
+		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
+		Logger:   logger,
+	})
 	handler := server.New(server.Config{
 		Logger: logger,
+		Mounts: map[string]http.Handler{"/api/mcp/": mcpHandler, "/api/mcp": mcpHandler},
 		Ready: func(ctx context.Context) error {
 			if err := db.Ping(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)
