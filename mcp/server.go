@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -22,7 +23,9 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 // tools/list and refusal in tools/call happen in middleware, per request, from the caller.
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
 	s := sdk.NewServer(&sdk.Implementation{Name: "nubiq-hub", Title: "Nubiq Hub", Version: Version},
-		&sdk.ServerOptions{Instructions: instructions, Logger: logger})
+		&sdk.ServerOptions{Instructions: instructions, Logger: logger,
+			// What tools/list returns depends on the API key, so no shared cache may keep it.
+			SetCacheable: func(_ context.Context, _ sdk.Request, c *sdk.Cacheable) { c.CacheScope = "private" }})
 	for _, t := range r.tools {
 		s.AddTool(t.sdkTool(), r.sdkHandler(t, logger))
 	}
@@ -109,38 +112,27 @@ func errorResult(err error) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}
 }
 
-// scopeMiddleware lists only the tools the caller's scopes allow and refuses, with the tool and
-// the missing scope named, calls to any other.
+// scopeMiddleware lists only the tools the caller's scopes allow, in catalogue order (the SDK
+// sorts by name). Calls are refused by Registry.Call, which every call goes through.
 func scopeMiddleware(r *Registry) sdk.Middleware {
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-			switch method {
-			case "tools/list":
-				res, err := next(ctx, method, req)
-				if err != nil {
-					return res, err
-				}
-				caller := callerFrom(ctx, req)
-				if lr, ok := res.(*sdk.ListToolsResult); ok {
-					kept := lr.Tools[:0:0]
-					for _, t := range lr.Tools {
-						if rt := r.byName[t.Name]; rt != nil && caller.Has(rt.Scope) {
-							kept = append(kept, t)
-						}
-					}
-					lr.Tools = kept
-				}
-				return res, nil
-			case "tools/call":
-				if cr, ok := req.(*sdk.CallToolRequest); ok {
-					caller := callerFrom(ctx, req)
-					if t := r.byName[cr.Params.Name]; t != nil && !caller.Has(t.Scope) {
-						return errorResult(nubiq.Errorf(nubiq.ECodeForbidden,
-							"tool %s needs scope %s, which this API key does not have", t.Name, t.Scope)), nil
-					}
-				}
+			res, err := next(ctx, method, req)
+			if err != nil || method != "tools/list" {
+				return res, err
 			}
-			return next(ctx, method, req)
+			caller := callerFrom(ctx, req)
+			if lr, ok := res.(*sdk.ListToolsResult); ok {
+				kept := lr.Tools[:0:0]
+				for _, t := range lr.Tools {
+					if rt := r.byName[t.Name]; rt != nil && caller.Has(rt.Scope) {
+						kept = append(kept, t)
+					}
+				}
+				slices.SortStableFunc(kept, func(a, b *sdk.Tool) int { return r.index[a.Name] - r.index[b.Name] })
+				lr.Tools = kept
+			}
+			return res, nil
 		}
 	}
 }

@@ -23,7 +23,9 @@ type Env struct {
 	DB       *postgres.DB
 	Deps     *mcp.Deps
 	Registry *mcp.Registry
-	Server   *httptest.Server
+	// Auth verifies keys; tests call Auth.Flush to write recorded key uses.
+	Auth   *mcp.KeyAuthenticator
+	Server *httptest.Server
 	// URL is the endpoint, ending in /api/mcp/.
 	URL string
 }
@@ -39,14 +41,20 @@ func WithHandlerConfig(f func(*mcp.HandlerConfig)) Option {
 	return func(_ *Env, c *mcp.HandlerConfig) { f(c) }
 }
 
+// WithRateLimits enables plan rate limits, with windows taken from now (nil: the real clock).
+// They are off by default so that tests of tools may call as often as they need.
+func WithRateLimits(now func() time.Time) Option {
+	return func(e *Env, c *mcp.HandlerConfig) { c.Limiter = &mcp.RateLimiter{DB: e.DB, Now: now} }
+}
+
 // New starts an endpoint on a fresh migrated database (db may be given to share one).
 func New(t testing.TB, db *postgres.DB, opts ...Option) *Env {
 	t.Helper()
 	if db == nil {
 		db = pgtest.NewDB(t)
 	}
-	e := &Env{DB: db, Deps: &mcp.Deps{DB: db}}
-	cfg := mcp.HandlerConfig{Auth: &mcp.KeyAuthenticator{DB: db}}
+	e := &Env{DB: db, Deps: &mcp.Deps{DB: db}, Auth: &mcp.KeyAuthenticator{DB: db}}
+	cfg := mcp.HandlerConfig{Auth: e.Auth}
 	for _, o := range opts {
 		o(e, &cfg)
 	}
