@@ -107,14 +107,21 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-// Client connects the official Go MCP client with key.
+// Client connects the official Go MCP client with key, at the newest protocol version.
 func (e *Env) Client(t testing.TB, key string) *sdk.ClientSession {
+	t.Helper()
+	return e.ClientVersion(t, key, "")
+}
+
+// ClientVersion connects the official Go MCP client with key at a protocol version: those
+// before 2026-07-28 use the initialize handshake, later ones server/discover.
+func (e *Env) ClientVersion(t testing.TB, key, version string) *sdk.ClientSession {
 	t.Helper()
 	c := sdk.NewClient(&sdk.Implementation{Name: "mcptest", Version: "1"}, nil)
 	tr := &sdk.StreamableClientTransport{Endpoint: e.URL, HTTPClient: &http.Client{Transport: bearer{key, http.DefaultTransport}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, tr, nil)
+	cs, err := c.Connect(ctx, tr, &sdk.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
