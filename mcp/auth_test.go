@@ -170,7 +170,7 @@ func TestLastUsedWrittenInBatchesNotPerRequest(t *testing.T) {
 	go func() { env.Auth.Run(runCtx, time.Hour); close(done) }()
 	stop()
 	<-done
-	if at := lastUsed()[k1[:12]]; at == nil || !at.Equal(base.Add(time.Minute + time.Second)) {
+	if at := lastUsed()[k1[:12]]; at == nil || !at.Equal(base.Add(time.Minute+time.Second)) {
 		t.Errorf("after Run stopped, key 1 last used %v, want the final flush to have written %v", at, base.Add(time.Minute+time.Second))
 	}
 }

@@ -115,7 +115,7 @@ func TestTouchKeysNeverMovesBack(t *testing.T) {
 	t1 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, batch := range [][]postgres.KeyUse{
 		{{KeyID: k.ID, WorkspaceID: w.ID, At: t1}},
-		{{KeyID: k.ID, WorkspaceID: w.ID, At: t1.Add(-time.Hour)}},     // a slower replica's older use
+		{{KeyID: k.ID, WorkspaceID: w.ID, At: t1.Add(-time.Hour)}},    // a slower replica's older use
 		{{KeyID: k.ID, WorkspaceID: other.ID, At: t1.Add(time.Hour)}}, // wrong workspace: ignored
 	} {
 		if err := db.TouchKeys(ctx, batch); err != nil {
