@@ -532,13 +532,13 @@ func mdInline(s string) string {
 				continue
 			}
 		case c == '<' && i+1 < n && (isASCIILetter(s[i+1]) || strings.IndexByte("/!?", s[i+1]) >= 0):
-			if gt < i {
-				gt = -1
+			if gt < i && gt != n {
+				gt = n // no '>' left: never search again
 				if k := strings.IndexByte(s[i:], '>'); k >= 0 {
 					gt = i + k
 				}
 			}
-			if gt > i && gt-i <= 2048 {
+			if gt < n && gt-i <= 2048 {
 				inner := s[i+1 : gt]
 				if !strings.ContainsAny(inner, " \t") && (strings.Contains(inner, "://") || strings.HasPrefix(inner, "mailto:")) {
 					flushSeg()
