@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,16 +43,15 @@ func extractPDF(data []byte) (text string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("open pdf: %w", err)
 	}
-	w := newDocWriter()
-	ops := 0
+	var pages [][]*pdfLine
+	ops, total := 0, 0
 	for _, page := range pdfPages(r.Trailer().Key("Root").Key("Pages")) {
-		pt := &pdfPageText{fonts: map[string]*pdfFont{}, ops: &ops, resources: pdfInherited(page, "Resources")}
+		pt := &pdfPageText{fonts: map[string]*pdfFont{}, ops: &ops, resources: pdfInherited(page, "Resources"), total: &total}
 		pt.run(page.Key("Contents"))
-		writePDFPage(w, pt.out.String())
-		if w.full {
-			break
-		}
+		pages = append(pages, pt.lines)
 	}
+	w := newDocWriter()
+	writePDF(w, pages)
 	return w.String(), w.err()
 }
 
@@ -94,45 +94,88 @@ func pdfInherited(v pdf.Value, key string) pdf.Value {
 	return pdf.Value{}
 }
 
-// writePDFPage turns positioned lines into paragraphs: lines are joined
-// (undoing end-of-line hyphenation), bullet glyphs become list items.
-func writePDFPage(w *docWriter, page string) {
-	for block := range strings.SplitSeq(page, "\n\n") {
+// writePDF turns positioned lines into blocks: lines are joined into
+// paragraphs (undoing end-of-line hyphenation), bullet glyphs start list
+// items, and short paragraphs set clearly larger than the body text become
+// headings, ranked by size.
+func writePDF(w *docWriter, pages [][]*pdfLine) {
+	// The body size is the one most text is set in.
+	chars := map[float64]int{}
+	for _, lines := range pages {
+		for _, l := range lines {
+			chars[roundSize(l.size)] += l.text.Len()
+		}
+	}
+	body, most := 0.0, -1
+	for sz, n := range chars {
+		if n > most || (n == most && sz < body) {
+			body, most = sz, n
+		}
+	}
+	var larger []float64
+	for sz := range chars {
+		if sz >= body*1.15 {
+			larger = append(larger, sz)
+		}
+	}
+	slices.Sort(larger)
+	slices.Reverse(larger)
+	level := func(sz float64) int {
+		return min(slices.Index(larger, roundSize(sz))+1, 6)
+	}
+
+	for _, lines := range pages {
 		var para strings.Builder
-		item := false
+		item, words := false, 0
+		size := 0.0
 		flush := func() {
-			if item {
+			switch {
+			case para.Len() == 0:
+			case item:
 				w.listItem(0, 0, para.String())
-			} else {
+			case level(size) > 0 && words <= 20:
+				w.heading(level(size), para.String())
+			default:
 				w.paragraph(para.String())
 			}
 			para.Reset()
-			item = false
+			item, words, size = false, 0, 0
 		}
-		for line := range strings.SplitSeq(block, "\n") {
-			line = cleanInline(line)
-			if line == "" {
+		for _, l := range lines {
+			text := cleanInline(l.text.String())
+			if text == "" {
 				continue
 			}
-			if rest, ok := cutBullet(line); ok {
+			if l.gap {
 				flush()
-				item = true
-				line = rest
 			}
+			if rest, ok := cutBullet(text); ok {
+				flush()
+				item, text = true, rest
+			}
+			if para.Len() == 0 || roundSize(l.size) < size {
+				size = roundSize(l.size)
+			}
+			words += len(strings.Fields(text))
 			s := para.String()
 			switch {
 			case s == "":
-			case strings.HasSuffix(s, "-") && len(s) > 1 && isLetterBefore(s, len(s)-1) && startsLower(line):
+			case strings.HasSuffix(s, "-") && len(s) > 1 && isLetterBefore(s, len(s)-1) && startsLower(text):
 				para.Reset()
 				para.WriteString(s[:len(s)-1])
 			default:
 				para.WriteByte(' ')
 			}
-			para.WriteString(line)
+			para.WriteString(text)
 		}
 		flush()
+		if w.full {
+			return
+		}
 	}
 }
+
+func roundSize(sz float64) float64 { return math.Round(sz*2) / 2 }
 
 func cutBullet(line string) (string, bool) {
 	for _, b := range []string{"•", "◦", "▪", "‣", "●", "○", "■"} {
@@ -168,6 +211,14 @@ func (m matrix) mul(n matrix) matrix {
 
 func translate(x, y float64) matrix { return matrix{1, 0, 0, 1, x, y} }
 
+// pdfLine is one line of text in content-stream order; gap marks the start
+// of a new paragraph.
+type pdfLine struct {
+	text strings.Builder
+	size float64
+	gap  bool
+}
+
 type pdfFont struct {
 	enc     pdf.TextEncoding
 	twoByte bool
@@ -182,7 +233,8 @@ type pdfPageText struct {
 	resources pdf.Value
 	fonts     map[string]*pdfFont
 	ops       *int
-	out       strings.Builder
+	total     *int // bytes of text collected, whole document
+	lines     []*pdfLine
 
 	font                   *pdfFont
 	fs, th, tc, tw, tl     float64
@@ -216,7 +268,7 @@ func (p *pdfPageText) run(contents pdf.Value) {
 	p.th, p.tm, p.tlm, p.ctm = 1, identity, identity, identity
 	var args []pdf.Value
 	pdf.Interpret(contents, func(stk *pdf.Stack, op string) {
-		if *p.ops++; *p.ops > maxPDFOps || p.out.Len() > maxTextBytes {
+		if *p.ops++; *p.ops > maxPDFOps || *p.total > maxTextBytes {
 			panic(errPDFLimit)
 		}
 		args = args[:0]
@@ -319,6 +371,13 @@ func (p *pdfPageText) op(op string, args []pdf.Value) {
 	}
 }
 
+func (p *pdfPageText) current() *pdfLine {
+	if len(p.lines) == 0 {
+		p.lines = append(p.lines, &pdfLine{})
+	}
+	return p.lines[len(p.lines)-1]
+}
+
 func (p *pdfPageText) moveLine(x, y float64) {
 	p.tlm = translate(x, y).mul(p.tlm)
 	p.tm = p.tlm
@@ -334,31 +393,35 @@ func (p *pdfPageText) show(s string) {
 	if size == 0 || math.IsNaN(size) || math.IsInf(size, 0) {
 		size = 1
 	}
+	line := p.current()
 	if p.started {
 		ref := max(size, p.lastSz)
 		dy := math.Abs(y - p.lastY)
 		switch {
-		case dy > 1.9*ref || y > p.lastY+0.5*ref:
-			// A wide gap, or a jump back up the page (next column or box),
-			// starts a new paragraph.
-			p.out.WriteString("\n\n")
 		case dy > 0.5*ref:
-			p.out.WriteByte('\n')
+			line = &pdfLine{size: size}
+			// A wide gap, a jump back up the page (next column or box) or
+			// a change of font size starts a new paragraph.
+			line.gap = dy > 1.9*ref || y > p.lastY || math.Abs(size-p.lastSz) > 0.15*ref
+			p.lines = append(p.lines, line)
 		case x-p.lastEnd > 0.15*size || x < p.lastEnd-2*size:
-			p.out.WriteByte(' ')
+			line.text.WriteByte(' ')
 		}
 	}
 	p.started = true
+	line.size = max(line.size, size)
 
 	var enc pdf.TextEncoding
 	if p.font != nil {
 		enc = p.font.enc
 	}
+	before := line.text.Len()
 	if enc != nil {
-		p.out.WriteString(enc.Decode(s))
+		line.text.WriteString(enc.Decode(s))
 	} else {
-		p.out.WriteString(s)
+		line.text.WriteString(s)
 	}
+	*p.total += line.text.Len() - before
 
 	// Advance the text matrix so that the next show operation can tell
 	// adjacent glyphs from a word gap.
