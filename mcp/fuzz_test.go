@@ -83,5 +83,3 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
-
-
