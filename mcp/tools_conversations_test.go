@@ -75,6 +75,7 @@ type convSpec struct {
 }
 
 func TestConversationsList(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	wsA := env.Workspace(t, "Acme", "pro")
 	wsB := env.Workspace(t, "Globex", "pro")
@@ -238,6 +239,7 @@ func TestConversationsList(t *testing.T) {
 }
 
 func TestConversationsGet(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	wsA := env.Workspace(t, "Acme", "pro")
 	wsB := env.Workspace(t, "Globex", "pro")
@@ -349,6 +351,7 @@ func TestConversationsGet(t *testing.T) {
 }
 
 func TestConversationsUpdateStatus(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	env := mcptest.New(t, nil, mcptest.WithDeps(func(d *mcp.Deps) { d.Now = func() time.Time { return now } }))
 	wsA := env.Workspace(t, "Acme", "pro")
@@ -443,6 +446,7 @@ func TestConversationsUpdateStatus(t *testing.T) {
 }
 
 func TestConversationsAssign(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	wsA := env.Workspace(t, "Acme", "pro")
 	wsB := env.Workspace(t, "Globex", "pro")
@@ -541,6 +545,7 @@ func TestConversationsAssign(t *testing.T) {
 }
 
 func TestConversationsReply(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
 	env := mcptest.New(t, nil, mcptest.WithDeps(func(d *mcp.Deps) { d.Now = func() time.Time { return now } }))
 	wsA := env.Workspace(t, "Acme", "pro")

@@ -72,6 +72,7 @@ func (te *ticketEnv) events(t *testing.T, kind string, ticketID int64) []map[str
 }
 
 func TestTicketsCreateAndGet(t *testing.T) {
+	t.Parallel()
 	te := newTicketEnv(t)
 	a, b := te.a, te.b
 	ada := a.contact("Ada Lovelace", "ada@example.com", "")
@@ -203,6 +204,7 @@ type ticketSpec struct {
 }
 
 func TestTicketsList(t *testing.T) {
+	t.Parallel()
 	te := newTicketEnv(t)
 	a, b := te.a, te.b
 	ada := a.contact("Ada", "ada@example.com", "")
@@ -359,6 +361,7 @@ func TestTicketsList(t *testing.T) {
 }
 
 func TestTicketsUpdate(t *testing.T) {
+	t.Parallel()
 	te := newTicketEnv(t)
 	a, b := te.a, te.b
 	ada := a.contact("Ada", "ada@example.com", "")
@@ -453,6 +456,7 @@ func TestTicketsUpdate(t *testing.T) {
 }
 
 func TestTicketsClose(t *testing.T) {
+	t.Parallel()
 	te := newTicketEnv(t)
 	bTicket, err := te.env.DB.CreateTicket(context.Background(), te.wsB, nubiq.NewTicket{Subject: "Secret"}, te.now)
 	require.NoError(t, err)
