@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 // Every write tool call leaves one audit row — done, failed or refused — and read tools none.
 func TestAuditRowsForWriteToolCallsOnly(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ctx := context.Background()
 	ws := env.Workspace(t, "Acme", "pro")
@@ -52,19 +54,28 @@ func TestAuditRowsForWriteToolCallsOnly(t *testing.T) {
 	// A refused write: the key lacks tickets:write.
 	mcptest.MustFail(t, env.Client(t, readOnly), "tickets.create", map[string]any{"subject": "x"}, nubiq.ECodeForbidden)
 
+	// A create that succeeds: the target is what it made.
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	mcptest.MustCall(t, cs, "tickets.create", map[string]any{"subject": "Printer on fire"}, &created)
+
 	rows, err := env.DB.ListAudit(ctx, ws, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != len(writes)+1 {
-		t.Fatalf("%d audit rows for %d write calls", len(rows), len(writes)+1)
+	if len(rows) != len(writes)+2 {
+		t.Fatalf("%d audit rows for %d write calls", len(rows), len(writes)+2)
 	}
-	refused := rows[0]
+	if c := rows[0]; c.Action != "tickets.create" || c.Outcome != "ok" || c.Target != strconv.FormatInt(created.ID, 10) || c.KeyID != fullKey.ID {
+		t.Errorf("successful create audited as %+v, want target %d", c, created.ID)
+	}
+	refused := rows[1]
 	if refused.Action != "tickets.create" || refused.Outcome != nubiq.ECodeForbidden || refused.KeyID != readOnlyKey.ID || refused.Actor != readOnlyKey.Prefix {
 		t.Errorf("refused call audited as %+v", refused)
 	}
 	seen := map[string]bool{}
-	for _, e := range rows[1:] {
+	for _, e := range rows[2:] {
 		seen[e.Action] = true
 		if e.WorkspaceID != ws || e.KeyID != fullKey.ID || e.Actor != fullKey.Prefix {
 			t.Errorf("%s: audited for workspace %d key %d actor %q", e.Action, e.WorkspaceID, e.KeyID, e.Actor)

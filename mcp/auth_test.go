@@ -13,6 +13,7 @@ import (
 )
 
 func TestUnauthorizedCasesSayWhich(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ctx := context.Background()
 	ws := env.Workspace(t, "Acme", "pro")
@@ -71,6 +72,7 @@ func TestUnauthorizedCasesSayWhich(t *testing.T) {
 
 // A revoked key stops working on every server within 5 seconds, although each caches it.
 func TestRevokedKeyRefusedByEveryServerWithin5s(t *testing.T) {
+	t.Parallel()
 	a := mcptest.New(t, nil)
 	b := mcptest.New(t, a.DB)
 	ctx := context.Background()
@@ -103,6 +105,7 @@ func TestRevokedKeyRefusedByEveryServerWithin5s(t *testing.T) {
 
 // Expiry is checked against the clock on every request, not when the key was cached.
 func TestExpiryCheckedOnEveryRequest(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme", "pro")
 	key := env.Key(t, ws) // expires in 24h
@@ -120,6 +123,7 @@ func TestExpiryCheckedOnEveryRequest(t *testing.T) {
 
 // Requests record last use in memory only; a flush writes it, in one statement for all keys.
 func TestLastUsedWrittenInBatchesNotPerRequest(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ctx := context.Background()
 	ws := env.Workspace(t, "Acme", "pro")

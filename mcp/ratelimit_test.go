@@ -43,6 +43,7 @@ func checkRefused(t *testing.T, r response, window string, retryAfter int, reset
 }
 
 func TestRateLimitMinuteEdges(t *testing.T) {
+	t.Parallel()
 	// A clock under the test's control: the window cannot turn in the middle of the test.
 	clk := newClock(time.Date(2030, 1, 1, 10, 0, 30, 0, time.UTC))
 	env := mcptest.New(t, nil, mcptest.WithRateLimits(clk.Now))
@@ -96,6 +97,7 @@ func TestRateLimitMinuteEdges(t *testing.T) {
 }
 
 func TestRateLimitDayEdge(t *testing.T) {
+	t.Parallel()
 	clk := newClock(time.Date(2030, 1, 1, 23, 59, 0, 0, time.UTC))
 	env := mcptest.New(t, nil, mcptest.WithRateLimits(clk.Now))
 	if _, err := env.DB.SetPlan(context.Background(), nubiq.Plan{Name: "tiny", PerMinute: 100, PerDay: 5}); err != nil {
@@ -118,6 +120,7 @@ func TestRateLimitDayEdge(t *testing.T) {
 
 // Two servers on one database share one budget, in turn and under concurrent load.
 func TestRateLimitSharedByTwoServers(t *testing.T) {
+	t.Parallel()
 	clk := newClock(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
 	a := mcptest.New(t, nil, mcptest.WithRateLimits(clk.Now))
 	b := mcptest.New(t, a.DB, mcptest.WithRateLimits(clk.Now))
@@ -155,6 +158,7 @@ func TestRateLimitSharedByTwoServers(t *testing.T) {
 
 // Tool errors and protocol errors carry the headers too.
 func TestRateLimitHeadersOnToolAndProtocolErrors(t *testing.T) {
+	t.Parallel()
 	clk := newClock(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
 	env := mcptest.New(t, nil, mcptest.WithRateLimits(clk.Now))
 	ws := env.Workspace(t, "Acme", "pro")

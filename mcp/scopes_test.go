@@ -12,6 +12,7 @@ import (
 // Every tool of the registry × (a key holding only the tool's scope, a key holding every scope
 // but that one), over real HTTP with the official Go client.
 func TestEveryToolListedAndCallableOnlyWithItsScope(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme", "pro")
 	tools := env.Registry.Tools()
@@ -67,6 +68,7 @@ func TestEveryToolListedAndCallableOnlyWithItsScope(t *testing.T) {
 
 // tools/list follows the catalogue, not the SDK's alphabetical order.
 func TestToolsListedInCatalogueOrder(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme", "pro")
 	got := listNames(t, env, env.Key(t, ws))

@@ -18,6 +18,7 @@ import (
 )
 
 func TestForeignOriginRefused(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil, mcptest.WithHandlerConfig(func(c *mcp.HandlerConfig) {
 		c.AllowedOrigins = []string{"https://app.example.com"}
 	}))
@@ -49,6 +50,7 @@ func TestForeignOriginRefused(t *testing.T) {
 type chunked struct{ io.Reader }
 
 func TestBodyOverLimitIs413WithAndWithoutContentLength(t *testing.T) {
+	t.Parallel()
 	var sawChunked atomic.Int32
 	env := mcptest.New(t, nil, mcptest.WithHandlerConfig(func(c *mcp.HandlerConfig) {
 		c.MaxBodyBytes = 4096
@@ -90,6 +92,7 @@ func TestBodyOverLimitIs413WithAndWithoutContentLength(t *testing.T) {
 
 // Both /api/mcp and /api/mcp/ answer, and responses stream as SSE when the client accepts it.
 func TestBothPathsAnswerAndSSEStaysAvailable(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	key := env.Key(t, env.Workspace(t, "Acme", "pro"))
 	for _, url := range []string{env.Server.URL + "/api/mcp", env.Server.URL + "/api/mcp/"} {
@@ -110,6 +113,7 @@ const modernVersion = "2026-07-28"
 // Raw JSON-RPC over HTTP, as any client would send it: the initialize handshake of each legacy
 // version, and server/discover with per-request metadata for 2026-07-28.
 func TestProtocolErasOverRawJSONRPC(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	key := env.Key(t, env.Workspace(t, "Acme", "pro"), nubiq.ScopeTicketsRead)
 	wantTools := []string{"tickets.list", "tickets.get"}
@@ -198,6 +202,7 @@ func TestProtocolErasOverRawJSONRPC(t *testing.T) {
 
 // The official Go client in each era.
 func TestProtocolErasWithGoClient(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	key := env.Key(t, env.Workspace(t, "Acme", "pro"), nubiq.ScopeTicketsRead)
 	for _, v := range append(legacyVersions, modernVersion) {
