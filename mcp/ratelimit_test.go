@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -176,4 +177,44 @@ func TestRateLimitHeadersOnToolAndProtocolErrors(t *testing.T) {
 		t.Fatalf("unknown tool answered without a JSON-RPC error: %s", r.Body)
 	}
 	checkHeaders(t, r, 60, 58, 10000, 9998)
+}
+
+// BenchmarkAuthenticatedRequest measures round trips through authentication (cached key),
+// the rate-limit statement (or none) and the MCP server, from parallel clients.
+func BenchmarkAuthenticatedRequest(b *testing.B) {
+	for _, limits := range []bool{false, true} {
+		var opts []mcptest.Option
+		if limits {
+			opts = append(opts, mcptest.WithRateLimits(nil))
+		}
+		env := mcptest.New(b, nil, opts...)
+		ctx := context.Background()
+		if _, err := env.DB.SetPlan(ctx, nubiq.Plan{Name: "bench", PerMinute: 1 << 30, PerDay: 1 << 30}); err != nil {
+			b.Fatal(err)
+		}
+		key := env.Key(b, env.Workspace(b, "Acme", "bench"))
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		for _, body := range []string{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, toolsList} {
+			name := map[bool]string{true: "limits", false: "nolimits"}[limits] + "/" + map[bool]string{true: "ping", false: "tools.list"}[body != toolsList]
+			b.Run(name, func(b *testing.B) {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						req, _ := http.NewRequest(http.MethodPost, env.URL, strings.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+key)
+						req.Header.Set("Content-Type", "application/json")
+						req.Header.Set("Accept", "application/json, text/event-stream")
+						res, err := client.Do(req)
+						if err != nil {
+							b.Fatal(err)
+						}
+						io.Copy(io.Discard, res.Body) //nolint:errcheck
+						res.Body.Close()
+						if res.StatusCode != http.StatusOK {
+							b.Fatalf("status %d", res.StatusCode)
+						}
+					}
+				})
+			})
+		}
+	}
 }

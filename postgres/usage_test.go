@@ -127,3 +127,33 @@ func TestTouchKeysNeverMovesBack(t *testing.T) {
 		t.Fatalf("last used %v, want %v", keys[0].LastUsedAt, t1)
 	}
 }
+
+// BenchmarkCountRequest measures the rate-limit statement; the parallel variant hits the same
+// workspace rows, whose locks serialise it.
+func BenchmarkCountRequest(b *testing.B) {
+	db := pgtest.NewDB(b)
+	ctx := context.Background()
+	w, _ := db.CreateWorkspace(ctx, "Acme", "pro")
+	at := time.Now()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := db.CountRequest(ctx, w.ID, 1, at, 1<<30, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCountRequestParallel(b *testing.B) {
+	db := pgtest.NewDB(b)
+	ctx := context.Background()
+	w, _ := db.CreateWorkspace(ctx, "Acme", "pro")
+	at := time.Now()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.CountRequest(ctx, w.ID, 1, at, 1<<30, 1<<30); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
