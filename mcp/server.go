@@ -19,8 +19,8 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 	`for customer profiles and analytics.* for metrics. Lists are paged: pass next_cursor back as cursor. ` +
 	`Tools you do not see are outside this API key's scopes.`
 
-// newSDKServer builds the MCP server with every tool of the registry. Scope filtering of
-// tools/list and refusal in tools/call happen in middleware, per request, from the caller.
+// newSDKServer builds the MCP server with every tool of the registry. tools/list is filtered
+// by the caller's scopes in middleware, per request; tools/call is refused by Registry.Call.
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
 	s := sdk.NewServer(&sdk.Implementation{Name: "nubiq-hub", Title: "Nubiq Hub", Version: Version},
 		&sdk.ServerOptions{Instructions: instructions, Logger: logger,

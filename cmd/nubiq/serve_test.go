@@ -161,3 +161,32 @@ func TestServeWiresRateLimitsAndKeyUse(t *testing.T) {
 		t.Fatalf("after shutdown the key's last use was not written: %+v", keys[0])
 	}
 }
+
+func TestServeEndpointSettings(t *testing.T) {
+	for _, tc := range []struct {
+		origins, body string
+		want          []string
+		wantBody      int64
+		bad           string
+	}{
+		{origins: "", body: "16777216", wantBody: 16777216},
+		{origins: " https://app.example.com/ , http://localhost:3000", body: "1048576", want: []string{"https://app.example.com", "http://localhost:3000"}, wantBody: 1048576},
+		{origins: "*", body: "2048", want: []string{"*"}, wantBody: 2048},
+		{origins: "app.example.com", body: "2048", bad: `"app.example.com" is not an origin`},
+		{origins: "https://app.example.com/path", body: "2048", bad: "is not an origin"},
+		{body: "16MB", bad: `NUBIQ_MAX_BODY_BYTES): "16MB" is not a number of bytes`},
+		{body: "100", bad: "at least 1024"},
+	} {
+		f := &serveFlags{allowedOrigins: tc.origins, maxBodyBytes: tc.body}
+		origins, body, err := f.mcpConfig()
+		if tc.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.bad) {
+				t.Errorf("%q/%q: %v, want an error saying %q", tc.origins, tc.body, err, tc.bad)
+			}
+			continue
+		}
+		if err != nil || strings.Join(origins, " ") != strings.Join(tc.want, " ") || body != tc.wantBody {
+			t.Errorf("%q/%q: %v %d %v", tc.origins, tc.body, origins, body, err)
+		}
+	}
+}
