@@ -139,11 +139,3 @@ func mustCallSchema(t *testing.T, env *mcptest.Env, cs *sdk.ClientSession, tool 
 	require.NoError(t, resolved.Validate(instance), "%s result %s does not match its output schema", tool, r.JSON)
 	require.NoError(t, json.Unmarshal(r.JSON, out))
 }
-
-// mustFailField calls a tool expecting an invalid-input error naming field.
-func mustFailField(t *testing.T, cs *sdk.ClientSession, tool string, args any, field string) {
-	t.Helper()
-	e := mcptest.MustFail(t, cs, tool, args, "invalid")
-	require.Equal(t, field, e.Field, "%s %v: %s", tool, args, e.Message)
-	require.NotEmpty(t, e.Message)
-}

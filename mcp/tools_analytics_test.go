@@ -92,6 +92,7 @@ func newAnalyticsFixture(t *testing.T) *analyticsFixture {
 }
 
 func TestAnalyticsOverview(t *testing.T) {
+	t.Parallel()
 	f := newAnalyticsFixture(t)
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeAnalyticsRead))
 
@@ -169,14 +170,14 @@ func TestAnalyticsOverview(t *testing.T) {
 // periodErrors checks the refusals every analytics tool shares.
 func periodErrors(t *testing.T, cs *sdk.ClientSession, tool string) {
 	t.Helper()
-	mustFailField(t, cs, tool, map[string]any{"timezone": "Mars/Olympus_Mons"}, "timezone")
-	mustFailField(t, cs, tool, map[string]any{"timezone": "Local"}, "timezone")
-	mustFailField(t, cs, tool, map[string]any{"timezone": 5}, "timezone")
-	mustFailField(t, cs, tool, map[string]any{"from": "last month"}, "from")
-	mustFailField(t, cs, tool, map[string]any{"to": "2026-02-30"}, "to")
-	mustFailField(t, cs, tool, map[string]any{"from": "2026-03-05", "to": "2026-03-01"}, "to")
-	mustFailField(t, cs, tool, map[string]any{"from": "2020-01-01", "to": "2026-01-01"}, "from")
-	mustFailField(t, cs, tool, map[string]any{"period": "30d"}, "period")
+	mustFailField(t, cs, tool, map[string]any{"timezone": "Mars/Olympus_Mons"}, "invalid", "timezone")
+	mustFailField(t, cs, tool, map[string]any{"timezone": "Local"}, "invalid", "timezone")
+	mustFailField(t, cs, tool, map[string]any{"timezone": 5}, "invalid", "timezone")
+	mustFailField(t, cs, tool, map[string]any{"from": "last month"}, "invalid", "from")
+	mustFailField(t, cs, tool, map[string]any{"to": "2026-02-30"}, "invalid", "to")
+	mustFailField(t, cs, tool, map[string]any{"from": "2026-03-05", "to": "2026-03-01"}, "invalid", "to")
+	mustFailField(t, cs, tool, map[string]any{"from": "2020-01-01", "to": "2026-01-01"}, "invalid", "from")
+	mustFailField(t, cs, tool, map[string]any{"period": "30d"}, "invalid", "period")
 }
 
 func summarize(points []nubiq.SeriesPoint) (opened, resolved []int) {
@@ -188,6 +189,7 @@ func summarize(points []nubiq.SeriesPoint) (opened, resolved []int) {
 }
 
 func TestAnalyticsConversations(t *testing.T) {
+	t.Parallel()
 	f := newAnalyticsFixture(t)
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeAnalyticsRead))
 	ny := map[string]any{"from": "2026-03-06", "to": "2026-03-10", "timezone": "America/New_York"}
@@ -306,9 +308,9 @@ func TestAnalyticsConversations(t *testing.T) {
 
 	t.Run("bad input names the field", func(t *testing.T) {
 		periodErrors(t, cs, "analytics.conversations")
-		mustFailField(t, cs, "analytics.conversations", with(map[string]any{"interval": "hour"}), "interval")
-		mustFailField(t, cs, "analytics.conversations", with(map[string]any{"split_by": "agent"}), "split_by")
-		mustFailField(t, cs, "analytics.conversations", map[string]any{"from": "2024-03-10", "to": "2026-03-10"}, "interval")
+		mustFailField(t, cs, "analytics.conversations", with(map[string]any{"interval": "hour"}), "invalid", "interval")
+		mustFailField(t, cs, "analytics.conversations", with(map[string]any{"split_by": "agent"}), "invalid", "split_by")
+		mustFailField(t, cs, "analytics.conversations", map[string]any{"from": "2024-03-10", "to": "2026-03-10"}, "invalid", "interval")
 		// The same two years by week are fine.
 		s := series(map[string]any{"from": "2024-03-10", "to": "2026-03-10", "interval": "week"})
 		require.Len(t, s.Points, 106)
@@ -316,6 +318,7 @@ func TestAnalyticsConversations(t *testing.T) {
 }
 
 func TestAnalyticsSatisfaction(t *testing.T) {
+	t.Parallel()
 	f := newAnalyticsFixture(t)
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeAnalyticsRead))
 	ny := map[string]any{"from": "2026-03-06", "to": "2026-03-10", "timezone": "America/New_York"}
@@ -376,9 +379,9 @@ func TestAnalyticsSatisfaction(t *testing.T) {
 
 	t.Run("bad input names the field", func(t *testing.T) {
 		periodErrors(t, cs, "analytics.satisfaction")
-		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": 51}, "comments")
-		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": -1}, "comments")
-		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": "all"}, "comments")
+		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": 51}, "invalid", "comments")
+		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": -1}, "invalid", "comments")
+		mustFailField(t, cs, "analytics.satisfaction", map[string]any{"comments": "all"}, "invalid", "comments")
 	})
 
 	t.Run("needs analytics:read", func(t *testing.T) {

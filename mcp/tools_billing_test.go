@@ -15,6 +15,7 @@ import (
 )
 
 func TestBillingUsage(t *testing.T) {
+	t.Parallel()
 	// A fixed clock in the past, so that counters written at the real time (by a rate limiter
 	// in front of the tools) never fall into the windows read here.
 	var clock atomic.Int64
@@ -119,7 +120,7 @@ func TestBillingUsage(t *testing.T) {
 	})
 
 	t.Run("bad input and scope", func(t *testing.T) {
-		mustFailField(t, cs, "billing.usage", map[string]any{"key_id": bot.ID}, "key_id")
+		mustFailField(t, cs, "billing.usage", map[string]any{"key_id": bot.ID}, "invalid", "key_id")
 		mcptest.MustFail(t, env.Client(t, env.Key(t, ws, nubiq.ScopeAnalyticsRead)), "billing.usage", map[string]any{}, "forbidden")
 	})
 }

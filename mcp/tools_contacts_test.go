@@ -25,6 +25,7 @@ func contactNames(cs []nubiq.Contact) []string {
 }
 
 func TestContactsList(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme Support", "pro")
 	other := env.Workspace(t, "Globex Support", "pro")
@@ -104,18 +105,18 @@ func TestContactsList(t *testing.T) {
 	})
 
 	t.Run("bad input names the field", func(t *testing.T) {
-		mustFailField(t, cs, "contacts.list", map[string]any{"limit": 101}, "limit")
-		mustFailField(t, cs, "contacts.list", map[string]any{"limit": -1}, "limit")
-		mustFailField(t, cs, "contacts.list", map[string]any{"limit": "ten"}, "limit")
-		mustFailField(t, cs, "contacts.list", map[string]any{"cursor": "not-a-cursor"}, "cursor")
-		mustFailField(t, cs, "contacts.list", map[string]any{"cursor": nubiq.Cursor{Kind: "tickets", ID: 3}.Encode()}, "cursor")
-		mustFailField(t, cs, "contacts.list", map[string]any{"created_from": "last week"}, "created_from")
-		mustFailField(t, cs, "contacts.list", map[string]any{"created_to": "2026-01-02"}, "created_to")
+		mustFailField(t, cs, "contacts.list", map[string]any{"limit": 101}, "invalid", "limit")
+		mustFailField(t, cs, "contacts.list", map[string]any{"limit": -1}, "invalid", "limit")
+		mustFailField(t, cs, "contacts.list", map[string]any{"limit": "ten"}, "invalid", "limit")
+		mustFailField(t, cs, "contacts.list", map[string]any{"cursor": "not-a-cursor"}, "invalid", "cursor")
+		mustFailField(t, cs, "contacts.list", map[string]any{"cursor": nubiq.Cursor{Kind: "tickets", ID: 3}.Encode()}, "invalid", "cursor")
+		mustFailField(t, cs, "contacts.list", map[string]any{"created_from": "last week"}, "invalid", "created_from")
+		mustFailField(t, cs, "contacts.list", map[string]any{"created_to": "2026-01-02"}, "invalid", "created_to")
 		mustFailField(t, cs, "contacts.list", map[string]any{
-			"created_from": "2026-01-05T00:00:00Z", "created_to": "2026-01-01T00:00:00Z"}, "created_to")
-		mustFailField(t, cs, "contacts.list", map[string]any{"company": strings.Repeat("x", 201)}, "company")
-		mustFailField(t, cs, "contacts.list", map[string]any{"has_email": "yes"}, "has_email")
-		mustFailField(t, cs, "contacts.list", map[string]any{"email": "ada@acme.test"}, "email")
+			"created_from": "2026-01-05T00:00:00Z", "created_to": "2026-01-01T00:00:00Z"}, "invalid", "created_to")
+		mustFailField(t, cs, "contacts.list", map[string]any{"company": strings.Repeat("x", 201)}, "invalid", "company")
+		mustFailField(t, cs, "contacts.list", map[string]any{"has_email": "yes"}, "invalid", "has_email")
+		mustFailField(t, cs, "contacts.list", map[string]any{"email": "ada@acme.test"}, "invalid", "email")
 	})
 
 	t.Run("needs contacts:read", func(t *testing.T) {
@@ -125,6 +126,7 @@ func TestContactsList(t *testing.T) {
 }
 
 func TestContactsGet(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme Support", "pro")
 	otherWS := env.Workspace(t, "Globex Support", "pro")
@@ -205,10 +207,10 @@ func TestContactsGet(t *testing.T) {
 	})
 
 	t.Run("bad input names the field", func(t *testing.T) {
-		mustFailField(t, cs, "contacts.get", map[string]any{}, "id")
-		mustFailField(t, cs, "contacts.get", map[string]any{"id": 0}, "id")
-		mustFailField(t, cs, "contacts.get", map[string]any{"id": -4}, "id")
-		mustFailField(t, cs, "contacts.get", map[string]any{"id": "ada"}, "id")
-		mustFailField(t, cs, "contacts.get", map[string]any{"id": ada, "with": "tickets"}, "with")
+		mustFailField(t, cs, "contacts.get", map[string]any{}, "invalid", "id")
+		mustFailField(t, cs, "contacts.get", map[string]any{"id": 0}, "invalid", "id")
+		mustFailField(t, cs, "contacts.get", map[string]any{"id": -4}, "invalid", "id")
+		mustFailField(t, cs, "contacts.get", map[string]any{"id": "ada"}, "invalid", "id")
+		mustFailField(t, cs, "contacts.get", map[string]any{"id": ada, "with": "tickets"}, "invalid", "with")
 	})
 }

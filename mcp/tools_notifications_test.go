@@ -40,7 +40,7 @@ func eventIDs(events []nubiq.Notification) []int64 {
 // packages' tests, whose transactions can hold that back for a moment.
 func waitVisible(t *testing.T, env *mcptest.Env, cs *sdk.ClientSession, args map[string]any, want int) notificationsPage {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var p notificationsPage
 		mustCallSchema(t, env, cs, "notifications.list", args, &p)
@@ -53,6 +53,7 @@ func waitVisible(t *testing.T, env *mcptest.Env, cs *sdk.ClientSession, args map
 }
 
 func TestNotificationsList(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme Support", "pro")
 	otherWS := env.Workspace(t, "Globex Support", "pro")
@@ -139,14 +140,14 @@ func TestNotificationsList(t *testing.T) {
 	})
 
 	t.Run("bad input names the field", func(t *testing.T) {
-		mustFailField(t, cs, "notifications.list", map[string]any{"limit": 101}, "limit")
-		mustFailField(t, cs, "notifications.list", map[string]any{"limit": 0.5}, "limit")
-		mustFailField(t, cs, "notifications.list", map[string]any{"since": "42"}, "since")
-		mustFailField(t, cs, "notifications.list", map[string]any{"since": nubiq.Cursor{Kind: nubiq.ContactCursorKind, ID: 4}.Encode()}, "since")
-		mustFailField(t, cs, "notifications.list", map[string]any{"since": nubiq.Cursor{Kind: nubiq.NotificationCursorKind, Str: "x", ID: 4}.Encode()}, "since")
-		mustFailField(t, cs, "notifications.list", map[string]any{"kinds": []string{"ticket.deleted"}}, "kinds")
-		mustFailField(t, cs, "notifications.list", map[string]any{"kinds": "ticket.created"}, "kinds")
-		mustFailField(t, cs, "notifications.list", map[string]any{"cursor": all.NextSince}, "cursor")
+		mustFailField(t, cs, "notifications.list", map[string]any{"limit": 101}, "invalid", "limit")
+		mustFailField(t, cs, "notifications.list", map[string]any{"limit": 0.5}, "invalid", "limit")
+		mustFailField(t, cs, "notifications.list", map[string]any{"since": "42"}, "invalid", "since")
+		mustFailField(t, cs, "notifications.list", map[string]any{"since": nubiq.Cursor{Kind: nubiq.ContactCursorKind, ID: 4}.Encode()}, "invalid", "since")
+		mustFailField(t, cs, "notifications.list", map[string]any{"since": nubiq.Cursor{Kind: nubiq.NotificationCursorKind, Str: "x", ID: 4}.Encode()}, "invalid", "since")
+		mustFailField(t, cs, "notifications.list", map[string]any{"kinds": []string{"ticket.deleted"}}, "invalid", "kinds")
+		mustFailField(t, cs, "notifications.list", map[string]any{"kinds": "ticket.created"}, "invalid", "kinds")
+		mustFailField(t, cs, "notifications.list", map[string]any{"cursor": all.NextSince}, "invalid", "cursor")
 		mcptest.MustFail(t, env.Client(t, env.Key(t, ws, nubiq.ScopeTicketsRead)), "notifications.list", map[string]any{}, "forbidden")
 	})
 }
@@ -154,6 +155,7 @@ func TestNotificationsList(t *testing.T) {
 // An event whose transaction commits after a later event must not be skipped by a poller
 // that has already read the later one: it is held back until the older transaction ends.
 func TestNotificationsListNeverSkipsLateCommits(t *testing.T) {
+	t.Parallel()
 	env := mcptest.New(t, nil)
 	ws := env.Workspace(t, "Acme Support", "pro")
 	a := rowsFx{t, env, ws}
