@@ -39,12 +39,6 @@ type Member struct {
 	CreatedAt           time.Time  `json:"created_at"`
 }
 
-// TeamRef names a team a member belongs to.
-type TeamRef struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
-}
-
 // Team is a group of members that conversations and tickets can be assigned to.
 type Team struct {
 	ID          int64     `json:"id"`

@@ -149,6 +149,12 @@ func (ml *mailer) send(ctx context.Context, cfg SMTPConfig, msg *mailMessage) er
 	if err != nil {
 		return permanent("sender %q is not an email address", msg.From)
 	}
+	// Rows queued by other paths (conversation replies) carry the contact's address as stored,
+	// possibly with a display name: the envelope takes the bare address.
+	to, err := mail.ParseAddress(msg.To)
+	if err != nil {
+		return permanent("recipient %q is not an email address", msg.To)
+	}
 	data, err := msg.bytes(time.Now())
 	if err != nil {
 		return err
@@ -214,7 +220,7 @@ func (ml *mailer) send(ctx context.Context, cfg SMTPConfig, msg *mailMessage) er
 	if err := c.Mail(from.Address); err != nil {
 		return smtpError("MAIL FROM", err)
 	}
-	if err := c.Rcpt(msg.To); err != nil {
+	if err := c.Rcpt(to.Address); err != nil {
 		return smtpError("RCPT TO", err)
 	}
 	w, err := c.Data()

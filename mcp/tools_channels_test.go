@@ -80,6 +80,7 @@ type channelList struct {
 }
 
 func TestChannelsList(t *testing.T) {
+	t.Parallel()
 	f := newChannelFixture(t)
 	var all channelList
 	mcptest.MustCall(t, f.cs, "channels.list", map[string]any{}, &all)
@@ -141,6 +142,7 @@ func TestChannelsList(t *testing.T) {
 }
 
 func TestChannelsGet(t *testing.T) {
+	t.Parallel()
 	f := newChannelFixture(t)
 	var got struct {
 		nubiq.Channel
@@ -178,6 +180,7 @@ func TestChannelsGet(t *testing.T) {
 }
 
 func TestChannelSecretsNeverInToolOutput(t *testing.T) {
+	t.Parallel()
 	f := newChannelFixture(t)
 	var outputs []string
 	outputs = append(outputs, f.raw(t, "channels.list", map[string]any{}))
@@ -208,6 +211,7 @@ type sendOut struct {
 }
 
 func TestChannelsSend(t *testing.T) {
+	t.Parallel()
 	f := newChannelFixture(t)
 	ctx := context.Background()
 

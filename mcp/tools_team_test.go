@@ -65,6 +65,7 @@ func memberIDs(ms []nubiq.Member) []int64 {
 }
 
 func TestTeamMembers(t *testing.T) {
+	t.Parallel()
 	f := newTeamFixture(t)
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeTeamRead))
 
@@ -121,6 +122,7 @@ func TestTeamMembers(t *testing.T) {
 }
 
 func TestTeamInvite(t *testing.T) {
+	t.Parallel()
 	f := newTeamFixture(t)
 	ctx := context.Background()
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeTeamRead, nubiq.ScopeTeamWrite))
@@ -218,6 +220,7 @@ func TestTeamInvite(t *testing.T) {
 }
 
 func TestTeamInviteQueuesEmailWhenConfigured(t *testing.T) {
+	t.Parallel()
 	f := newTeamFixture(t, mcptest.WithDeps(func(d *mcp.Deps) { d.SendInvitations = true }))
 	ctx := context.Background()
 	cs := f.env.Client(t, f.env.Key(t, f.ws, nubiq.ScopeTeamWrite))

@@ -19,6 +19,7 @@ type widgetListOut struct {
 }
 
 func TestWidgetListAndGet(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := mcptest.New(t, nil)
 	ws, other := env.Workspace(t, "Acme", "enterprise"), env.Workspace(t, "Globex", "enterprise")
@@ -90,6 +91,7 @@ func TestWidgetListAndGet(t *testing.T) {
 }
 
 func TestWidgetUpdate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := mcptest.New(t, nil)
 	ws, other := env.Workspace(t, "Acme", "enterprise"), env.Workspace(t, "Globex", "enterprise")

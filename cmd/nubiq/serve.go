@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp"
 	"github.com/nubiq/hub/server"
 )
@@ -23,6 +24,7 @@ type serveFlags struct {
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
+	mail            mailFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -30,6 +32,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
+	f.mail.register(fs)
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -49,10 +52,11 @@ PostgreSQL cluster under the data directory and stops it on SIGINT/SIGTERM.`)
 // serve runs until ctx is cancelled. ready, when non-nil, receives the bound address once the
 // server accepts connections.
 func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<- string) error {
-	var (
-		db  *database
-		err error
-	)
+	mail, err := f.mail.config(f.addr)
+	if err != nil {
+		return err
+	}
+	var db *database
 	if f.noMigrate {
 		db, err = openDatabase(ctx, &f.db, logger)
 	} else {
@@ -63,7 +67,21 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	// The workers deliver outbound messages and send invitation emails. River refuses a rescue
+	// delay shorter than the job timeout, hence both set.
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail},
+		jobs.Config{JobTimeout: 5 * time.Minute, RescueStuckJobsAfter: 6 * time.Minute})
+	if err != nil {
+		return err
+	}
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	if !mail.Configured() {
+		logger.Info("no SMTP server configured (NUBIQ_SMTP_HOST, NUBIQ_SMTP_FROM): invitations are created without email")
+	}
+
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured()}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry: mcp.NewRegistry(deps),
 		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
@@ -113,6 +131,10 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
+	}
+	// Jobs still running when the timeout ends are cancelled and retried later by any node.
+	if err := runner.Stop(sctx); err != nil {
+		logger.Warn("stop workers", "err", err)
 	}
 	return nil
 }
