@@ -480,3 +480,33 @@ func TestChannelsSendIsDeliveredEndToEnd(t *testing.T) {
 	mcptest.MustCall(t, cs, "channels.get", map[string]any{"id": ch}, &stats)
 	require.Equal(t, 1, stats.Delivery.Sent)
 }
+
+// conversations.reply queues its own outbound rows; the same worker delivers them.
+func TestConversationReplyIsDeliveredByEmail(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t)
+	ctx := context.Background()
+	env := mcptest.New(t, e.db)
+	srv := newSMTPServer(t, nil)
+	ch := e.emailChannel(t, srv, nil, nil)
+	var contact int64
+	require.NoError(t, e.db.Pool.QueryRow(ctx, `INSERT INTO contacts (workspace_id, name, email) VALUES ($1, 'Ada', 'ada@example.com') RETURNING id`, e.ws).Scan(&contact))
+	conv, err := e.db.CreateConversation(ctx, e.ws, nubiq.NewConversation{ContactID: contact, ChannelID: ch, Subject: "Where is my order?"})
+	require.NoError(t, err)
+	startRunner(t, e.db, jobs.Deps{})
+
+	cs := env.Client(t, env.Key(t, e.ws, nubiq.ScopeConversationsWrite))
+	var reply struct {
+		Delivery nubiq.Delivery `json:"delivery"`
+	}
+	mcptest.MustCall(t, cs, "conversations.reply", map[string]any{"id": conv.ID, "body": "It left the warehouse today."}, &reply)
+	require.Equal(t, "queued", reply.Delivery.Status, reply.Delivery.Reason)
+	m := waitOutbound(t, e.db, e.ws, reply.Delivery.OutboundID)
+	require.Equal(t, "sent", m.Status, m.Error)
+	msgs := srv.Messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, []string{"ada@example.com"}, msgs[0].To)
+	msg, text := parseMail(t, msgs[0].Data)
+	require.Equal(t, "Re: Where is my order?", msg.Header.Get("Subject"))
+	require.Contains(t, text, "It left the warehouse today.")
+}

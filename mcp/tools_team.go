@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
@@ -66,7 +67,7 @@ func teamTools(d *Deps) []*Tool {
 				if len(in.TeamIDs) > 50 {
 					return nubiq.Invitation{}, nubiq.Invalidf("team_ids", "at most 50 teams, got %d", len(in.TeamIDs))
 				}
-				if len(in.Name) > 200 || strings.ContainsAny(in.Name, "\r\n\x00") {
+				if utf8.RuneCountInString(in.Name) > 200 || strings.ContainsAny(in.Name, "\r\n\x00") {
 					return nubiq.Invitation{}, nubiq.Invalidf("name", "must be one line of at most 200 characters")
 				}
 				inv, err := d.DB.InviteMember(ctx, nubiq.CallerFromContext(ctx).WorkspaceID, postgres.InviteParams{
