@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -20,6 +21,10 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Embedder makes chunk vectors for document ingest.
+	Embedder indexer.Embedder
+	// Ingest tunes chunking and embedding batches.
+	Ingest IngestConfig
 }
 
 // Config configures the runner. Zero values get defaults.
@@ -29,10 +34,11 @@ type Config struct {
 	// FetchCooldown bounds how often workers poll for new jobs; River drains at most about
 	// MaxWorkers / FetchCooldown jobs a second. Default 20ms.
 	FetchCooldown time.Duration
-	// JobTimeout bounds one job's run; a job past it is cancelled and retried. Default 10m.
+	// JobTimeout bounds one job's run; a job past it is cancelled and retried. Default 5m.
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is how long a running job may go unfinished (its node crashed)
-	// before another node takes it back for retry. Default 2m.
+	// before another node takes it back for retry. It is at least JobTimeout, since a live
+	// node's job can run that long; default JobTimeout + 1m.
 	RescueStuckJobsAfter time.Duration
 }
 
@@ -59,11 +65,12 @@ func NewRunner(deps *Deps, cfg Config) (*Runner, error) {
 		cfg.FetchCooldown = 20 * time.Millisecond
 	}
 	if cfg.JobTimeout == 0 {
-		cfg.JobTimeout = 10 * time.Minute
+		cfg.JobTimeout = 5 * time.Minute
 	}
 	if cfg.RescueStuckJobsAfter == 0 {
-		cfg.RescueStuckJobsAfter = 2 * time.Minute
+		cfg.RescueStuckJobsAfter = cfg.JobTimeout + time.Minute
 	}
+	cfg.RescueStuckJobsAfter = max(cfg.RescueStuckJobsAfter, cfg.JobTimeout)
 	workers := river.NewWorkers()
 	for _, add := range registrations {
 		add(workers, deps)

@@ -18,6 +18,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// MaxUploadBytes bounds documents.upload content (default nubiq.DefaultMaxUploadBytes). The
+	// HTTP handler's body limit must leave room for it in base64.
+	MaxUploadBytes int64
 }
 
 func (d *Deps) now() time.Time {
