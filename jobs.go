@@ -13,6 +13,9 @@ type DeliverOutboundArgs struct {
 // Kind names the job for River.
 func (DeliverOutboundArgs) Kind() string { return "deliver_outbound" }
 
+// IngestQueue is the River queue of document ingest jobs.
+const IngestQueue = "ingest"
+
 // IngestDocumentArgs asks for extraction, chunking, embedding and indexing of one document at
 // one version and reindex generation. A job older than the document (a smaller Version or
 // Generation) does nothing: newer content or a newer reindex request has its own job. The

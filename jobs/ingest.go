@@ -73,7 +73,11 @@ func (w *ingestWorker) Work(ctx context.Context, job *river.Job[nubiq.IngestDocu
 		log.Warn("document failed", "err", err)
 	}()
 
-	src, err := w.deps.DB.LoadIngestSource(ctx, a.WorkspaceID, a.DocumentID)
+	emb := w.deps.Embedder
+	if emb == nil {
+		return errors.New("no embedder configured on this node")
+	}
+	src, err := w.deps.DB.ClaimIngestSource(ctx, a.WorkspaceID, a.DocumentID, a.Version, a.Generation)
 	if nubiq.ErrorCode(err) == nubiq.ECodeNotFound {
 		log.Debug("document deleted before indexing; nothing to do")
 		return nil
@@ -83,13 +87,6 @@ func (w *ingestWorker) Work(ctx context.Context, job *river.Job[nubiq.IngestDocu
 	if a.Version != src.Version || a.Generation != src.Generation {
 		log.Debug("stale ingest job skipped", "current_version", src.Version, "current_generation", src.Generation)
 		return nil
-	}
-	emb := w.deps.Embedder
-	if emb == nil {
-		return errors.New("no embedder configured on this node")
-	}
-	if err := w.deps.DB.MarkDocumentProcessing(ctx, a.WorkspaceID, a.DocumentID, a.Version, a.Generation); err != nil {
-		return err
 	}
 
 	start := time.Now()

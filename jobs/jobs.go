@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/postgres"
 )
@@ -29,8 +30,14 @@ type Deps struct {
 
 // Config configures the runner. Zero values get defaults.
 type Config struct {
-	// MaxWorkers is the number of jobs this node works at once. Default 20.
+	// MaxWorkers is the number of jobs of the default queue this node works at once. Default 20.
 	MaxWorkers int
+	// IngestWorkers is the number of document ingest jobs (queue nubiq.IngestQueue) this node
+	// works at once; they have their own queue so that a large import or reindex never delays
+	// other jobs. Default 8.
+	IngestWorkers int
+	// IngestOnly works the ingest queue alone (admin commands that reindex).
+	IngestOnly bool
 	// FetchCooldown bounds how often workers poll for new jobs; River drains at most about
 	// MaxWorkers / FetchCooldown jobs a second. Default 20ms.
 	FetchCooldown time.Duration
@@ -61,6 +68,9 @@ func NewRunner(deps *Deps, cfg Config) (*Runner, error) {
 	if cfg.MaxWorkers == 0 {
 		cfg.MaxWorkers = 20
 	}
+	if cfg.IngestWorkers == 0 {
+		cfg.IngestWorkers = 8
+	}
 	if cfg.FetchCooldown == 0 {
 		cfg.FetchCooldown = 20 * time.Millisecond
 	}
@@ -75,9 +85,13 @@ func NewRunner(deps *Deps, cfg Config) (*Runner, error) {
 	for _, add := range registrations {
 		add(workers, deps)
 	}
+	queues := map[string]river.QueueConfig{nubiq.IngestQueue: {MaxWorkers: cfg.IngestWorkers}}
+	if !cfg.IngestOnly {
+		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.MaxWorkers}
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.DB.Pool), &river.Config{
 		Logger:               deps.Logger,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Queues:               queues,
 		Workers:              workers,
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    max(cfg.FetchCooldown, 200*time.Millisecond),

@@ -28,6 +28,7 @@ const IngestMaxAttempts = 5
 // ingestInsertOpts de-duplicates ingest jobs on their unique-tagged arguments (document,
 // version, generation) while such a job waits or runs.
 var ingestInsertOpts = &river.InsertOpts{
+	Queue:       nubiq.IngestQueue,
 	MaxAttempts: IngestMaxAttempts,
 	UniqueOpts:  river.UniqueOpts{ByArgs: true},
 }
@@ -439,12 +440,21 @@ type IngestSource struct {
 	Status      string
 }
 
-// LoadIngestSource reads a document for ingestion; not_found when it was deleted.
-func (db *DB) LoadIngestSource(ctx context.Context, workspaceID, id int64) (*IngestSource, error) {
+// ClaimIngestSource reads a document for ingestion by the job for version and generation
+// (not_found when the document was deleted). When that job is current and the document
+// queued, the document moves to processing; a document being reindexed keeps its status,
+// and its chunks, until the new ones replace them. The caller compares the returned version
+// and generation with its own to tell whether it is stale.
+func (db *DB) ClaimIngestSource(ctx context.Context, workspaceID, id int64, version, generation int) (*IngestSource, error) {
 	s := IngestSource{ID: id, WorkspaceID: workspaceID}
+	// The SELECT sees the row as it was before the UPDATE in the same statement; only the
+	// status differs, and the caller does not need it.
 	err := db.Pool.QueryRow(ctx, `
+		WITH claim AS (
+			UPDATE documents SET status = 'processing', updated_at = now()
+			WHERE workspace_id = $1 AND id = $2 AND version = $3 AND index_generation = $4 AND status = 'queued')
 		SELECT title, mime_type, raw, version, index_generation, status
-		FROM documents WHERE workspace_id = $1 AND id = $2`, workspaceID, id).
+		FROM documents WHERE workspace_id = $1 AND id = $2`, workspaceID, id, version, generation).
 		Scan(&s.Title, &s.MIMEType, &s.Raw, &s.Version, &s.Generation, &s.Status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nubiq.NotFoundf("no document %d", id)
@@ -452,20 +462,6 @@ func (db *DB) LoadIngestSource(ctx context.Context, workspaceID, id int64) (*Ing
 		return nil, fmt.Errorf("load document %d: %w", id, unavailable(err))
 	}
 	return &s, nil
-}
-
-// MarkDocumentProcessing moves a queued document at this version and generation to
-// processing. A document being reindexed keeps its status (and its chunks) until the new
-// ones replace them.
-func (db *DB) MarkDocumentProcessing(ctx context.Context, workspaceID, id int64, version, generation int) error {
-	_, err := db.Pool.Exec(ctx, `
-		UPDATE documents SET status = 'processing', updated_at = now()
-		WHERE workspace_id = $1 AND id = $2 AND version = $3 AND index_generation = $4 AND status = 'queued'`,
-		workspaceID, id, version, generation)
-	if err != nil {
-		return fmt.Errorf("mark document %d processing: %w", id, unavailable(err))
-	}
-	return nil
 }
 
 // IngestChunk is one chunk to store, with its vector.
@@ -544,17 +540,26 @@ func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
 		if err != nil {
 			return fmt.Errorf("write chunks: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE documents SET status = 'ready', error = '', chunk_count = $3, embedder = $4, embedding_dims = $5,
-				indexed_version = version, extracted_text = $6, indexed_at = now(), updated_at = now()
-			WHERE workspace_id = $1 AND id = $2`,
-			o.WorkspaceID, o.DocumentID, len(o.Chunks), o.Embedder, o.Dims, o.ExtractedText); err != nil {
+		// Document, index log and reindex runs in one statement: this runs once per document.
+		tag, err := tx.Exec(ctx, `
+			WITH d AS (
+				UPDATE documents SET status = 'ready', error = '', chunk_count = $3, embedder = $4, embedding_dims = $5,
+					indexed_version = version, extracted_text = $6, indexed_at = now(), updated_at = now()
+				WHERE workspace_id = $1 AND id = $2 RETURNING id
+			), l AS (
+				INSERT INTO index_log (workspace_id, kind, entity_id, op) SELECT $1, 'document', id, 'upsert' FROM d
+			), fin AS (
+				DELETE FROM reindex_run_documents WHERE workspace_id = $1 AND document_id = $2 RETURNING run_id
+			)
+			UPDATE reindex_runs SET done = done + 1 WHERE workspace_id = $1 AND id IN (SELECT run_id FROM fin)`,
+			o.WorkspaceID, o.DocumentID, len(o.Chunks), o.Embedder, o.Dims, o.ExtractedText)
+		if err != nil {
 			return fmt.Errorf("mark ready: %w", err)
 		}
-		if err := logIndex(ctx, tx, o.WorkspaceID, o.DocumentID, "upsert"); err != nil {
-			return fmt.Errorf("write index log: %w", err)
+		if tag.RowsAffected() > 0 {
+			return settleRuns(ctx, tx, o.WorkspaceID)
 		}
-		return finishRunDocuments(ctx, tx, o.WorkspaceID, o.DocumentID, false)
+		return nil
 	})
 	if err != nil && !errors.Is(err, ErrStaleIngest) {
 		return fmt.Errorf("commit ingest of document %d: %w", o.DocumentID, unavailable(err))

@@ -10,7 +10,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp"
+	"github.com/nubiq/hub/postgres"
 	"github.com/nubiq/hub/server"
 )
 
@@ -20,6 +24,9 @@ func init() {
 
 type serveFlags struct {
 	db              dbFlags
+	embedder        embedderFlags
+	ingest          ingestFlags
+	maxUpload       int64
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
@@ -27,6 +34,9 @@ type serveFlags struct {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
+	f.embedder.register(fs)
+	f.ingest.register(fs)
+	fs.Int64Var(&f.maxUpload, "max-upload-bytes", int64(envInt("NUBIQ_MAX_UPLOAD_BYTES", nubiq.DefaultMaxUploadBytes)), "largest document documents.upload accepts, in bytes (env NUBIQ_MAX_UPLOAD_BYTES)")
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
@@ -63,11 +73,35 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	emb, err := f.embedder.build(ctx, f.db.DataDir, logger)
+	if err != nil {
+		return err
+	}
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Embedder: emb, Ingest: f.ingest.config()},
+		jobs.Config{IngestWorkers: f.ingest.workers})
+	if err != nil {
+		return err
+	}
+	// The runner outlives ctx: on shutdown it is stopped explicitly, letting running jobs end.
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			logger.Warn("stop workers", "err", err)
+		}
+	}()
+	go prepareVectors(ctx, db.DB, emb, logger)
+
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, MaxUploadBytes: f.maxUpload}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry: mcp.NewRegistry(deps),
 		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
 		Logger:   logger,
+		// Room for the largest upload in base64 plus the JSON-RPC envelope.
+		MaxBodyBytes: max(16<<20, (f.maxUpload+2)/3*4+(1<<20)),
 	})
 	handler := server.New(server.Config{
 		Logger: logger,
@@ -115,4 +149,35 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 		logger.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// prepareVectors makes the database ready for the node's embedder: the HNSW index for its
+// dimensions, and a reindex of every workspace's documents whose vectors another embedder
+// made (vectors of different embedders cannot be compared). Both can take a while on a large
+// knowledge base, so they run beside serving.
+func prepareVectors(ctx context.Context, db *postgres.DB, emb indexer.Embedder, logger *slog.Logger) {
+	name, dims := emb.Name(), emb.Dimensions()
+	wss, err := db.ListWorkspaces(ctx)
+	if err != nil {
+		logger.Error("check documents for embedder change", "err", err)
+	}
+	for _, w := range wss {
+		res, err := db.ReindexStaleEmbeddings(ctx, w.ID, name, dims)
+		if err != nil {
+			logger.Error("reindex after embedder change", "workspace", w.ID, "err", err)
+			continue
+		}
+		if res != nil {
+			logger.Info("embedder changed: reindexing documents embedded by another",
+				"workspace", w.ID, "embedder", name, "dimensions", dims, "documents", res.Run.Total, "reindex_run", res.Run.ID)
+		}
+	}
+	start := time.Now()
+	if err := db.EnsureVectorIndex(ctx, dims); err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("no HNSW vector index; vector search scans instead", "dimensions", dims, "err", err)
+		}
+		return
+	}
+	logger.Info("vector index ready", "index", postgres.VectorIndexName(dims), "took", time.Since(start).Round(time.Millisecond).String())
 }
