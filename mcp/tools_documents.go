@@ -28,7 +28,7 @@ func documentTools(d *Deps) []*Tool {
 			Description: "Add a document to the knowledge base: a title and either text content or base64 bytes with a MIME type (" + supported + "). " +
 				"Indexing (extraction, chunking, embedding) runs in the background: the result gives the document id, version, job id and status; " +
 				"watch documents.list until status is ready (or failed, with the reason in error). Uploading again with the same external_id makes a new " +
-				"version of that document; uploading identical content again changes nothing and queues no work (unchanged: true)."},
+				"version of that document; uploading identical content again changes nothing and queues no work (unchanged: true; to retry a failed document use documents.reindex)."},
 			d.uploadDocument).
 			Enum("mime_type", indexer.SupportedMIMETypes()...),
 		NewTool(ToolSpec{Name: "documents.delete", Title: "Delete a document", Scope: nubiq.ScopeDocumentsWrite, Destructive: true, Idempotent: true,

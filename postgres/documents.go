@@ -96,16 +96,22 @@ func (db *DB) insertIngestJobs(ctx context.Context, tx pgx.Tx, jobs []river.Inse
 		return nil, fmt.Errorf("queue ingest jobs: %w", err)
 	}
 	ids := make([]int64, len(res))
-	docs := make([]int64, len(res))
-	wss := make([]int64, len(res))
+	var docs, wss, latest []int64
+	at := map[int64]int{} // document → its position in docs: a batch may hold two versions
 	for k, r := range res {
 		a := jobs[k].Args.(nubiq.IngestDocumentArgs)
-		ids[k], docs[k], wss[k] = r.Job.ID, a.DocumentID, a.WorkspaceID
+		ids[k] = r.Job.ID
+		if i, ok := at[a.DocumentID]; ok {
+			latest[i] = r.Job.ID
+			continue
+		}
+		at[a.DocumentID] = len(docs)
+		docs, wss, latest = append(docs, a.DocumentID), append(wss, a.WorkspaceID), append(latest, r.Job.ID)
 	}
 	_, err = tx.Exec(ctx, `
 		UPDATE documents d SET job_id = u.job_id
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(workspace_id, id, job_id)
-		WHERE d.workspace_id = u.workspace_id AND d.id = u.id`, wss, docs, ids)
+		WHERE d.workspace_id = u.workspace_id AND d.id = u.id`, wss, docs, latest)
 	if err != nil {
 		return nil, fmt.Errorf("record ingest jobs: %w", err)
 	}
