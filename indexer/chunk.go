@@ -105,7 +105,7 @@ func (t *tokenCounter) add(r rune) {
 		t.letter(false)
 	case r >= '0' && r <= '9':
 		t.letter(true)
-	case r == ' ' || r == '\n' || r == '\t' || r == '\r':
+	case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '\v' || r == '\f':
 		t.flush()
 	case r < 0x80:
 		t.flush()

@@ -10,23 +10,30 @@ import (
 )
 
 // requireChunkInvariants checks what every caller of ChunkText relies on.
+// Plain comparisons keep it cheap enough for the fuzzers.
 func requireChunkInvariants(t testing.TB, text string, opts ChunkOptions, chunks []Chunk) {
 	t.Helper()
 	rs := []rune(text)
 	cfg := opts.config()
-	prevStart := -1
 	for i, c := range chunks {
-		require.Equal(t, i, c.Index)
-		require.True(t, 0 <= c.Start && c.Start < c.End && c.End <= len(rs), "chunk %d: bad span %d..%d of %d", i, c.Start, c.End, len(rs))
-		require.Equal(t, string(rs[c.Start:c.End]), c.Text, "chunk %d", i)
-		require.NotEmpty(t, strings.TrimSpace(c.Text), "chunk %d is empty", i)
-		require.Equal(t, EstimateTokens(c.Text), c.Tokens, "chunk %d", i)
-		require.LessOrEqual(t, c.Tokens, cfg.max, "chunk %d exceeds MaxTokens", i)
-		require.Greater(t, c.Start, prevStart, "chunk %d does not advance", i)
-		if i > 0 {
-			require.Greater(t, c.End, chunks[i-1].End, "chunk %d adds nothing new", i)
+		switch {
+		case c.Index != i:
+			t.Fatalf("chunk %d has Index %d", i, c.Index)
+		case c.Start < 0 || c.Start >= c.End || c.End > len(rs):
+			t.Fatalf("chunk %d: bad span %d..%d of %d runes", i, c.Start, c.End, len(rs))
+		case string(rs[c.Start:c.End]) != c.Text:
+			t.Fatalf("chunk %d: Text %q is not the slice %d..%d", i, c.Text, c.Start, c.End)
+		case strings.TrimSpace(c.Text) == "":
+			t.Fatalf("chunk %d is empty", i)
+		case EstimateTokens(c.Text) != c.Tokens:
+			t.Fatalf("chunk %d: Tokens %d, want %d", i, c.Tokens, EstimateTokens(c.Text))
+		case c.Tokens > cfg.max:
+			t.Fatalf("chunk %d: %d tokens exceed MaxTokens %d", i, c.Tokens, cfg.max)
+		case i > 0 && c.Start <= chunks[i-1].Start:
+			t.Fatalf("chunk %d does not advance its start", i)
+		case i > 0 && c.End <= chunks[i-1].End:
+			t.Fatalf("chunk %d adds nothing new", i)
 		}
-		prevStart = c.Start
 	}
 }
 

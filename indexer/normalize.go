@@ -154,7 +154,9 @@ func (w *docWriter) code(text string) {
 	w.b.WriteString(f)
 }
 
-func (w *docWriter) String() string { return w.b.String() }
+// String returns the text; trimming matters only when the first block is
+// an indented list item whose parent item had no text.
+func (w *docWriter) String() string { return strings.TrimSpace(w.b.String()) }
 
 func leadingRun(s string, c byte) int {
 	n := 0
