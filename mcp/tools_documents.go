@@ -25,7 +25,8 @@ func documentTools(d *Deps) []*Tool {
 		placeholder(ToolSpec{Name: "documents.search", Title: "Search the knowledge base", Scope: nubiq.ScopeDocumentsRead, ReadOnly: true,
 			Description: "Search the knowledge base. mode=hybrid (default) fuses keyword (BM25) and semantic (vector) ranking; keyword or semantic alone are available. Returns the best passages with document title, source URL, heading path and a snippet with matched terms marked. Use this to answer questions from help-center articles."}),
 		NewTool(ToolSpec{Name: "documents.upload", Title: "Upload a document", Scope: nubiq.ScopeDocumentsWrite,
-			Description: "Add a document to the knowledge base: a title and either text content or base64 bytes with a MIME type (" + supported + "). " +
+			Description: "Add a document to the knowledge base: a title and either text content or base64 bytes with a MIME type (plain text, markdown, HTML, PDF or DOCX). " +
+				"Accepted mime_type values: " + supported + ". " +
 				"Indexing (extraction, chunking, embedding) runs in the background: the result gives the document id, version, job id and status; " +
 				"watch documents.list until status is ready (or failed, with the reason in error). Uploading again with the same external_id makes a new " +
 				"version of that document; uploading identical content again changes nothing and queues no work (unchanged: true; to retry a failed document use documents.reindex)."},
@@ -36,8 +37,8 @@ func documentTools(d *Deps) []*Tool {
 				"already gone succeeds with deleted: false."},
 			d.deleteDocument),
 		NewTool(ToolSpec{Name: "documents.reindex", Title: "Reindex documents", Scope: nubiq.ScopeDocumentsWrite, Idempotent: true,
-			Description: "Re-extract, re-chunk and re-embed one document (document_id), a list (document_ids) or the whole workspace (all: true), e.g. after " +
-				"the embedder changed or a document failed. Repeating a request while its jobs still wait queues nothing more. Returns the reindex run " +
+			Description: "Re-extract, re-chunk and re-embed one document (document_id), a list (document_ids) or the whole workspace (all: true): after " +
+				"the embedder changed, or to retry a failed document. Repeating a request while its jobs still wait queues nothing more. Returns the reindex run " +
 				"(total, done, failed) and the job id for a single document; follow progress with documents.list (reindex_run_id)."},
 			d.reindexDocuments),
 	}
