@@ -449,6 +449,16 @@ func TestFailedIngestIsReadable(t *testing.T) {
 	require.Equal(t, "document.failed", kind)
 	require.Contains(t, data, "no text could be extracted")
 
+	// Reindexing it fails again; the run says so.
+	res, err := db.Reindex(ctx, nubiq.ReindexRequest{WorkspaceID: w.ID, DocumentIDs: []int64{empty.DocumentID}})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Queued)
+	run := waitRun(t, db, w.ID, res.Run.ID)
+	require.Equal(t, nubiq.ReindexFailed, run.Status)
+	require.Equal(t, 1, run.Failed)
+	require.Equal(t, 0, run.Done)
+	require.NotNil(t, run.FinishedAt)
+
 	// Transient failures retry; on the last attempt the document is marked failed. Start at the
 	// last attempt rather than wait out the backoff.
 	bad, err := db.UploadDocument(ctx, nubiq.DocumentUpload{WorkspaceID: w.ID, Title: "Fine text", MIMEType: indexer.MIMEPlain,

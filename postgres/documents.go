@@ -397,41 +397,41 @@ func deleteDocument(ctx context.Context, tx pgx.Tx, workspaceID, id int64) (bool
 	_, err = tx.Exec(ctx, `
 		WITH gone AS (
 			DELETE FROM reindex_run_documents WHERE workspace_id = $1 AND document_id = $2 RETURNING run_id)
-		UPDATE reindex_runs SET total = total - 1 WHERE workspace_id = $1 AND id IN (SELECT run_id FROM gone)`,
+		UPDATE reindex_runs SET `+runProgress(0, 0, -1)+` WHERE workspace_id = $1 AND id IN (SELECT run_id FROM gone)`,
 		workspaceID, id)
 	if err != nil {
 		return false, err
 	}
-	return true, settleRuns(ctx, tx, workspaceID)
+	return true, nil
 }
 
-// settleRuns marks the workspace's running reindex runs that have nothing left to wait for
-// as finished.
-func settleRuns(ctx context.Context, tx pgx.Tx, workspaceID int64) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE reindex_runs SET status = CASE WHEN failed > 0 THEN 'failed' ELSE 'done' END, finished_at = now()
-		WHERE workspace_id = $1 AND status = 'running' AND done + failed >= total`, workspaceID)
-	return err
+// runProgress is the SET clause of an UPDATE of reindex_runs that adds to its done, failed
+// and total counts and finishes the run when nothing is left to wait for ("failed" when any
+// document failed). Counting and finishing in one statement needs no second pass over runs
+// that another transaction may be counting too.
+func runProgress(done, failed, total int) string {
+	d, f, t := fmt.Sprintf("done + %d", done), fmt.Sprintf("failed + %d", failed), fmt.Sprintf("total + %d", total)
+	left := fmt.Sprintf("status = 'running' AND (%s) + (%s) >= (%s)", d, f, t)
+	return fmt.Sprintf(`done = %s, failed = %s, total = %s,
+		status = CASE WHEN %s THEN (CASE WHEN (%s) > 0 THEN 'failed' ELSE 'done' END) ELSE status END,
+		finished_at = CASE WHEN %s THEN now() ELSE finished_at END`, d, f, t, left, f, left)
 }
 
 // finishRunDocuments counts the document as done (or failed) in every run waiting for it.
 func finishRunDocuments(ctx context.Context, tx pgx.Tx, workspaceID, documentID int64, failed bool) error {
-	col := "done"
+	set := runProgress(1, 0, 0)
 	if failed {
-		col = "failed"
+		set = runProgress(0, 1, 0)
 	}
-	tag, err := tx.Exec(ctx, `
+	_, err := tx.Exec(ctx, `
 		WITH fin AS (
 			DELETE FROM reindex_run_documents WHERE workspace_id = $1 AND document_id = $2 RETURNING run_id)
-		UPDATE reindex_runs SET `+col+` = `+col+` + 1 WHERE workspace_id = $1 AND id IN (SELECT run_id FROM fin)`,
+		UPDATE reindex_runs SET `+set+` WHERE workspace_id = $1 AND id IN (SELECT run_id FROM fin)`,
 		workspaceID, documentID)
 	if err != nil {
 		return fmt.Errorf("count document %d in its reindex runs: %w", documentID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return nil
-	}
-	return settleRuns(ctx, tx, workspaceID)
+	return nil
 }
 
 // IngestSource is what an ingest job reads: the document's current content and position.
@@ -547,7 +547,7 @@ func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
 			return fmt.Errorf("write chunks: %w", err)
 		}
 		// Document, index log and reindex runs in one statement: this runs once per document.
-		tag, err := tx.Exec(ctx, `
+		_, err = tx.Exec(ctx, `
 			WITH d AS (
 				UPDATE documents SET status = 'ready', error = '', chunk_count = $3, embedder = $4, embedding_dims = $5,
 					indexed_version = version, extracted_text = $6, indexed_at = now(), updated_at = now()
@@ -557,13 +557,10 @@ func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
 			), fin AS (
 				DELETE FROM reindex_run_documents WHERE workspace_id = $1 AND document_id = $2 RETURNING run_id
 			)
-			UPDATE reindex_runs SET done = done + 1 WHERE workspace_id = $1 AND id IN (SELECT run_id FROM fin)`,
+			UPDATE reindex_runs SET `+runProgress(1, 0, 0)+` WHERE workspace_id = $1 AND id IN (SELECT run_id FROM fin)`,
 			o.WorkspaceID, o.DocumentID, len(o.Chunks), o.Embedder, o.Dims, o.ExtractedText)
 		if err != nil {
 			return fmt.Errorf("mark ready: %w", err)
-		}
-		if tag.RowsAffected() > 0 {
-			return settleRuns(ctx, tx, o.WorkspaceID)
 		}
 		return nil
 	})
@@ -701,18 +698,15 @@ func (db *DB) reindex(ctx context.Context, tx pgx.Tx, req nubiq.ReindexRequest) 
 		ids[i] = d.id
 	}
 	run := &res.Run
-	if err := tx.QueryRow(ctx, `
-		INSERT INTO reindex_runs (workspace_id, scope, total) VALUES ($1, $2, $3)
-		RETURNING id, scope, status, total, done, failed, created_at`, req.WorkspaceID, scope, len(docs)).
-		Scan(&run.ID, &run.Scope, &run.Status, &run.Total, &run.Done, &run.Failed, &run.CreatedAt); err != nil {
+	// A run with nothing to do is done at once.
+	if err := scanRun(tx.QueryRow(ctx, `
+		INSERT INTO reindex_runs (workspace_id, scope, total, status, finished_at)
+		VALUES ($1, $2, $3, CASE WHEN $3 = 0 THEN 'done' ELSE 'running' END, CASE WHEN $3 = 0 THEN now() END)
+		RETURNING `+reindexRunColumns, req.WorkspaceID, scope, len(docs)), run); err != nil {
 		return nil, fmt.Errorf("reindex: create run: %w", unavailable(err))
 	}
-	run.CreatedAt = run.CreatedAt.UTC()
 	if len(docs) == 0 {
-		if err := settleRuns(ctx, tx, req.WorkspaceID); err != nil {
-			return nil, fmt.Errorf("reindex: %w", err)
-		}
-		return res, db.reloadRun(ctx, tx, req.WorkspaceID, run)
+		return res, nil
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO reindex_run_documents (run_id, workspace_id, document_id)
@@ -769,15 +763,6 @@ func scanRun(row pgx.Row, r *nubiq.ReindexRun) error {
 	if r.FinishedAt != nil {
 		t := r.FinishedAt.UTC()
 		r.FinishedAt = &t
-	}
-	return nil
-}
-
-func (db *DB) reloadRun(ctx context.Context, tx pgx.Tx, workspaceID int64, r *nubiq.ReindexRun) error {
-	err := scanRun(tx.QueryRow(ctx, `SELECT `+reindexRunColumns+` FROM reindex_runs WHERE workspace_id = $1 AND id = $2`,
-		workspaceID, r.ID), r)
-	if err != nil {
-		return fmt.Errorf("read reindex run %d: %w", r.ID, unavailable(err))
 	}
 	return nil
 }
