@@ -51,7 +51,7 @@ type Config struct {
 	Progress *Progress
 	// OnBatch, when set, is called after each batch commits with the recorded progress.
 	OnBatch func(postgres.ImportProgress)
-	Logger   *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Summary is what an import did.
