@@ -159,6 +159,16 @@ func (db *DB) createTemp(ctx context.Context, tx pgx.Tx, ddl string, table strin
 	return nil
 }
 
+// analyze gives the planner the staging table's real size and how many rows matched: without
+// it, a temporary table looks like a thousand-odd rows and the planner may scan a whole
+// workspace table once per batch, which grows with every batch.
+func analyze(ctx context.Context, tx pgx.Tx, table string) error {
+	if _, err := tx.Exec(ctx, `ANALYZE `+table); err != nil {
+		return fmt.Errorf("analyze %s: %w", table, err)
+	}
+	return nil
+}
+
 func jsonOrNil(m map[string]any) ([]byte, error) {
 	if m == nil {
 		return nil, nil
@@ -254,10 +264,16 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		 WHERE i.err IS NULL AND i.id IS NOT NULL AND nullif(i.email, '') IS NOT NULL
 		   AND c.workspace_id = $1 AND lower(c.email) = lower(i.email) AND c.id <> i.id`,
 	}
+	if err := analyze(ctx, tx, "imp_contacts"); err != nil {
+		return counts, nil, err
+	}
 	for _, q := range steps {
 		if _, err := tx.Exec(ctx, q, workspaceID); err != nil {
 			return counts, nil, fmt.Errorf("match contacts: %w", err)
 		}
+	}
+	if err := analyze(ctx, tx, "imp_contacts"); err != nil {
+		return counts, nil, err
 	}
 	var matched int64
 	err := tx.QueryRow(ctx, `
@@ -271,7 +287,7 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 				custom_attributes = c.custom_attributes || coalesce(i.attrs, '{}'),
 				updated_at = now()
 			FROM imp_contacts i
-			WHERE c.id = i.id AND c.workspace_id = $1 AND i.err IS NULL
+			WHERE i.id IS NOT NULL AND c.id = i.id AND c.workspace_id = $1 AND i.err IS NULL
 			  AND (coalesce(i.external_id, c.external_id), coalesce(i.name, c.name),
 			       CASE WHEN i.email IS NULL THEN c.email ELSE nullif(i.email, '') END,
 			       CASE WHEN i.phone IS NULL THEN c.phone ELSE nullif(i.phone, '') END,
@@ -686,12 +702,20 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		return out, fmt.Errorf("stage messages: %w", err)
 	}
 
+	for _, t := range []string{"imp_conversations", "imp_messages"} {
+		if err := analyze(ctx, tx, t); err != nil {
+			return out, err
+		}
+	}
 	changed := map[int64]bool{} // conversations updated (not created) by this batch
 	var createdConvs, matchedConvs int64
 	if _, err := tx.Exec(ctx, `
 		UPDATE imp_conversations i SET id = c.id FROM conversations c
 		WHERE c.workspace_id = $1 AND c.external_id = i.external_id`, workspaceID); err != nil {
 		return out, fmt.Errorf("match conversations: %w", err)
+	}
+	if err := analyze(ctx, tx, "imp_conversations"); err != nil {
+		return out, err
 	}
 	ids, err := collectIDs(tx.Query(ctx, `
 		UPDATE conversations c SET contact_id = i.contact_id, channel_id = i.channel_id, subject = i.subject,
@@ -700,7 +724,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			first_response_at = i.first_response_at, resolved_at = i.resolved_at, closed_at = i.closed_at,
 			last_message_at = i.last_message_at
 		FROM imp_conversations i
-		WHERE c.id = i.id AND c.workspace_id = $1
+		WHERE i.id IS NOT NULL AND NOT i.created AND c.id = i.id AND c.workspace_id = $1
 		  AND (c.contact_id, c.channel_id, c.subject, c.status, c.priority, c.assignee_member_id, c.tags, c.created_at,
 		       c.updated_at, c.first_response_at, c.resolved_at, c.closed_at, c.last_message_at)
 		  IS DISTINCT FROM (i.contact_id, i.channel_id, i.subject, i.status, i.priority, i.assignee_member_id, i.tags,
@@ -749,13 +773,16 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			return out, fmt.Errorf("match messages: %w", err)
 		}
 	}
+	if err := analyze(ctx, tx, "imp_messages"); err != nil {
+		return out, err
+	}
 	var msgUpdated, msgCreated, msgMatched int64
 	rows, err := tx.Query(ctx, `
 		WITH upd AS (
 			UPDATE messages x SET author_type = m.author_type, author_member_id = m.author_member_id,
 				author_contact_id = m.author_contact_id, body = m.body, private = m.private, created_at = m.created_at
 			FROM imp_messages m
-			WHERE x.id = m.id AND x.workspace_id = $1
+			WHERE m.id IS NOT NULL AND x.id = m.id AND x.workspace_id = $1
 			  AND (x.author_type, x.author_member_id, x.author_contact_id, x.body, x.private, x.created_at)
 			  IS DISTINCT FROM (m.author_type, m.author_member_id, m.author_contact_id, m.body, m.private, m.created_at)
 			RETURNING x.id, x.conversation_id),
@@ -991,8 +1018,14 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 		"created_at", "updated_at", "closed_at"}, pgx.CopyFromRows(src)); err != nil {
 		return out, nil, fmt.Errorf("stage tickets: %w", err)
 	}
+	if err := analyze(ctx, tx, "imp_tickets"); err != nil {
+		return out, nil, err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE imp_tickets i SET id = t.id FROM tickets t WHERE t.workspace_id = $1 AND t.external_id = i.external_id`, workspaceID); err != nil {
 		return out, nil, fmt.Errorf("match tickets: %w", err)
+	}
+	if err := analyze(ctx, tx, "imp_tickets"); err != nil {
+		return out, nil, err
 	}
 	var matched int64
 	err = tx.QueryRow(ctx, `
@@ -1003,7 +1036,7 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 				resolution = i.resolution, created_at = coalesce(i.created_at, t.created_at),
 				updated_at = coalesce(i.updated_at, now()), closed_at = coalesce(i.closed_at, CASE WHEN i.status = 'closed' THEN t.closed_at END)
 			FROM imp_tickets i
-			WHERE t.id = i.id AND t.workspace_id = $1
+			WHERE i.id IS NOT NULL AND t.id = i.id AND t.workspace_id = $1
 			  AND (t.subject, t.description, t.status, t.priority, t.assignee_member_id, t.contact_id, t.conversation_id,
 			       t.tags, t.custom_fields, t.resolution, t.created_at, t.updated_at, t.closed_at)
 			  IS DISTINCT FROM (i.subject, i.description, i.status, i.priority, i.assignee_member_id, i.contact_id,
