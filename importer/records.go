@@ -66,6 +66,7 @@ type conversationJSON struct {
 	Channel         string          `json:"channel"`
 	Contact         *contactRefJSON `json:"contact"`
 	AssigneeEmail   string          `json:"assignee_email"`
+	AssigneeTeam    string          `json:"assignee_team"`
 	Tags            []string        `json:"tags"`
 	CreatedAt       string          `json:"created_at"`
 	UpdatedAt       string          `json:"updated_at"`
@@ -246,6 +247,10 @@ func conversationFromJSON(data []byte) (postgres.ImportConversation, error) {
 	c.AssigneeEmail = strings.TrimSpace(j.AssigneeEmail)
 	if c.AssigneeEmail != "" && !validEmail(c.AssigneeEmail) {
 		return c, fmt.Errorf("assignee_email: %q is not an email address", c.AssigneeEmail)
+	}
+	c.AssigneeTeam = strings.TrimSpace(j.AssigneeTeam)
+	if err := checkText("assignee_team", c.AssigneeTeam, 200); err != nil {
+		return c, err
 	}
 	if c.Tags, err = cleanTags("tags", j.Tags); err != nil {
 		return c, err

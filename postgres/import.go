@@ -82,6 +82,7 @@ type ImportConversation struct {
 	Status          string
 	Priority        string
 	AssigneeEmail   string
+	AssigneeTeam    string // a team name; "" for none
 	Tags            []string
 	CreatedAt       time.Time // zero: now for a new conversation, unchanged for a stored one
 	UpdatedAt       time.Time // zero: unchanged unless something else changes
@@ -519,6 +520,28 @@ func membersByEmail(ctx context.Context, tx pgx.Tx, workspaceID int64, emails []
 	return out, rows.Err()
 }
 
+// teamsByName returns the ids of the workspace's teams with the given names (lowercased).
+func teamsByName(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT lower(name), id FROM teams WHERE workspace_id = $1 AND lower(name) = ANY($2)`, workspaceID, names)
+	if err != nil {
+		return nil, fmt.Errorf("find teams: %w", err)
+	}
+	for rows.Next() {
+		var n string
+		var id int64
+		if err := rows.Scan(&n, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[n] = id
+	}
+	return out, rows.Err()
+}
+
 // ChannelKinds are the kinds a channel may have.
 var ChannelKinds = []string{"email", "web_widget", "whatsapp", "sms", "api"}
 
@@ -599,7 +622,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	seen := map[string]bool{}
 	refs := make([]*ContactRef, len(convs))
-	var channelNames, emails []string
+	var channelNames, emails, teamNames []string
 	for i := range convs {
 		c := &convs[i]
 		if c.ExternalID == "" || seen[c.ExternalID] {
@@ -612,6 +635,9 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		}
 		if c.AssigneeEmail != "" {
 			emails = append(emails, strings.ToLower(c.AssigneeEmail))
+		}
+		if c.AssigneeTeam != "" {
+			teamNames = append(teamNames, strings.ToLower(c.AssigneeTeam))
 		}
 		for _, m := range c.Messages {
 			if m.AuthorEmail != "" && m.AuthorType == "agent" {
@@ -632,9 +658,13 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	if err != nil {
 		return out, err
 	}
+	teams, err := teamsByName(ctx, tx, workspaceID, teamNames)
+	if err != nil {
+		return out, err
+	}
 
 	if err := db.createTemp(ctx, tx, `idx int, external_id text, contact_id bigint, channel_id bigint,
-		subject text, status text, priority text, assignee_member_id bigint, tags text[],
+		subject text, status text, priority text, assignee_member_id bigint, assignee_team_id bigint, tags text[],
 		created_at timestamptz, updated_at timestamptz, first_response_at timestamptz, resolved_at timestamptz,
 		closed_at timestamptz, last_message_at timestamptz, id bigint, created bool NOT NULL DEFAULT false`, "imp_conversations"); err != nil {
 		return out, err
@@ -647,9 +677,16 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	var convRows, msgRows [][]any
 	for i := range convs {
 		c := &convs[i]
-		var contactID, channelID, assignee *int64
+		var contactID, channelID, assignee, team *int64
 		if contactIDs[i] != 0 {
 			contactID = &contactIDs[i]
+		}
+		if c.AssigneeTeam != "" {
+			if id, ok := teams[strings.ToLower(c.AssigneeTeam)]; ok {
+				team = &id
+			} else {
+				out.Warnings = append(out.Warnings, RowError{i, fmt.Sprintf("team %q does not exist in the workspace; imported without a team", c.AssigneeTeam)})
+			}
 		}
 		if c.Channel != "" {
 			id := channels[strings.ToLower(c.Channel)]
@@ -666,7 +703,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		if tags == nil {
 			tags = []string{}
 		}
-		convRows = append(convRows, []any{i, c.ExternalID, contactID, channelID, c.Subject, c.Status, c.Priority, assignee,
+		convRows = append(convRows, []any{i, c.ExternalID, contactID, channelID, c.Subject, c.Status, c.Priority, assignee, team,
 			tags, timeOrNil(c.CreatedAt), timeOrNil(c.UpdatedAt), c.FirstResponseAt, c.ResolvedAt, c.ClosedAt, c.LastMessageAt})
 		rank := map[string]int{}
 		for p, m := range c.Messages {
@@ -693,7 +730,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		}
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_conversations"}, []string{"idx", "external_id", "contact_id",
-		"channel_id", "subject", "status", "priority", "assignee_member_id", "tags", "created_at", "updated_at",
+		"channel_id", "subject", "status", "priority", "assignee_member_id", "assignee_team_id", "tags", "created_at", "updated_at",
 		"first_response_at", "resolved_at", "closed_at", "last_message_at"}, pgx.CopyFromRows(convRows)); err != nil {
 		return out, fmt.Errorf("stage conversations: %w", err)
 	}
@@ -719,15 +756,17 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	ids, err := collectIDs(tx.Query(ctx, `
 		UPDATE conversations c SET contact_id = i.contact_id, channel_id = i.channel_id, subject = i.subject,
-			status = i.status, priority = i.priority, assignee_member_id = i.assignee_member_id, tags = i.tags,
+			status = i.status, priority = i.priority, assignee_member_id = i.assignee_member_id,
+			assignee_team_id = i.assignee_team_id, tags = i.tags,
 			created_at = coalesce(i.created_at, c.created_at), updated_at = coalesce(i.updated_at, now()),
 			first_response_at = i.first_response_at, resolved_at = i.resolved_at, closed_at = i.closed_at,
 			last_message_at = i.last_message_at
 		FROM imp_conversations i
 		WHERE i.id IS NOT NULL AND NOT i.created AND c.id = i.id AND c.workspace_id = $1
-		  AND (c.contact_id, c.channel_id, c.subject, c.status, c.priority, c.assignee_member_id, c.tags, c.created_at,
-		       c.updated_at, c.first_response_at, c.resolved_at, c.closed_at, c.last_message_at)
-		  IS DISTINCT FROM (i.contact_id, i.channel_id, i.subject, i.status, i.priority, i.assignee_member_id, i.tags,
+		  AND (c.contact_id, c.channel_id, c.subject, c.status, c.priority, c.assignee_member_id, c.assignee_team_id,
+		       c.tags, c.created_at, c.updated_at, c.first_response_at, c.resolved_at, c.closed_at, c.last_message_at)
+		  IS DISTINCT FROM (i.contact_id, i.channel_id, i.subject, i.status, i.priority, i.assignee_member_id,
+		       i.assignee_team_id, i.tags,
 		       coalesce(i.created_at, c.created_at), coalesce(i.updated_at, c.updated_at), i.first_response_at,
 		       i.resolved_at, i.closed_at, i.last_message_at)
 		RETURNING c.id`, workspaceID))
@@ -743,8 +782,9 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	tag, err := tx.Exec(ctx, `
 		WITH ins AS (
 			INSERT INTO conversations (workspace_id, external_id, contact_id, channel_id, subject, status, priority,
-				assignee_member_id, tags, created_at, updated_at, first_response_at, resolved_at, closed_at, last_message_at)
-			SELECT $1, external_id, contact_id, channel_id, subject, status, priority, assignee_member_id, tags,
+				assignee_member_id, assignee_team_id, tags, created_at, updated_at, first_response_at, resolved_at, closed_at,
+				last_message_at)
+			SELECT $1, external_id, contact_id, channel_id, subject, status, priority, assignee_member_id, assignee_team_id, tags,
 				coalesce(created_at, now()), coalesce(updated_at, now()), first_response_at, resolved_at, closed_at, last_message_at
 			FROM imp_conversations WHERE id IS NULL ORDER BY idx
 			RETURNING id, external_id)
