@@ -643,8 +643,8 @@ func (g *demoGen) escalations() {
 		status := statusFor(c.Status)
 		t := postgres.ImportTicket{
 			ExternalID: fmt.Sprintf("TAN-%d", 1200+n), Subject: c.Subject,
-			Description:            "Escalated from conversation. Customer report:\n\n" + c.Messages[firstContactMessage(c.Messages)].Body,
-			Status:                 status, Priority: c.Priority, Contact: c.Contact, ConversationExternalID: c.ExternalID,
+			Description: "Escalated from conversation. Customer report:\n\n" + c.Messages[firstContactMessage(c.Messages)].Body,
+			Status:      status, Priority: c.Priority, Contact: c.Contact, ConversationExternalID: c.ExternalID,
 			AssigneeEmail: c.AssigneeEmail, Tags: append([]string{"escalated"}, c.Tags...),
 			CustomFields: map[string]any{"area": areas[c.Tags[0]], "severity": 1 + g.r.IntN(4), "plan": g.pick(plans)},
 			CreatedAt:    c.CreatedAt.Add(time.Duration(30+g.r.IntN(240)) * time.Minute),
