@@ -439,7 +439,7 @@ func (b *contactBatcher) flush(ctx context.Context, tx pgx.Tx, s *Summary) ([]li
 	s.Counts.Add(counts)
 	return b.lineErrors(errs), nil, nil
 }
-func (b *contactBatcher) lineErrors(errs []postgres.RowError) []lineError {
+func (b *contactBatcher) lineErrors(errs []postgres.ImportRowError) []lineError {
 	out := make([]lineError, len(errs))
 	for i, e := range errs {
 		out[i] = lineError{b.lines[e.Index], e.Reason}

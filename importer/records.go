@@ -184,11 +184,11 @@ func cleanTags(field string, tags []string) ([]string, error) {
 	return out, nil
 }
 
-func contactRef(field string, c *contactRefJSON) (*postgres.ContactRef, error) {
+func contactRef(field string, c *contactRefJSON) (*postgres.ImportContactRef, error) {
 	if c == nil {
 		return nil, nil
 	}
-	r := &postgres.ContactRef{
+	r := &postgres.ImportContactRef{
 		ExternalID: string(c.ExternalID), Email: strings.TrimSpace(c.Email), Name: strings.TrimSpace(c.Name),
 		Phone: strings.TrimSpace(c.Phone), Company: strings.TrimSpace(c.Company),
 	}

@@ -61,7 +61,7 @@ func SeedDemo(ctx context.Context, db *postgres.DB, name string, now time.Time) 
 	g := newDemoGen(now)
 	res := &SeedResult{Created: true}
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		w, err := db.CreateWorkspaceTx(ctx, tx, name, "pro")
+		w, err := db.SeedWorkspaceTx(ctx, tx, name, "pro")
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func SeedDemo(ctx context.Context, db *postgres.DB, name string, now time.Time) 
 			return err
 		}
 		res.Articles = len(docs)
-		return db.QueueDocumentsTx(ctx, tx, w.ID, docs)
+		return db.SeedDocumentsTx(ctx, tx, w.ID, docs)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seed demo workspace: %w", err)
@@ -536,7 +536,7 @@ func (g *demoGen) threads() {
 		}
 		c := postgres.ImportConversation{
 			ExternalID: fmt.Sprintf("demo-conv-%04d", i+1),
-			Contact:    &postgres.ContactRef{ExternalID: contact.ExternalID},
+			Contact:    &postgres.ImportContactRef{ExternalID: contact.ExternalID},
 			Channel:    channel, Subject: t.subjects[k], Status: status, Priority: priority,
 			Tags: []string{t.tag}, CreatedAt: opened,
 		}

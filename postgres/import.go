@@ -38,8 +38,8 @@ func (c *ImportCounts) Add(o ImportCounts) {
 // Total is the number of records counted.
 func (c ImportCounts) Total() int64 { return c.Created + c.Updated + c.Unchanged + c.Failed }
 
-// RowError is a record of a batch that was skipped, by its index in the batch.
-type RowError struct {
+// ImportRowError is a record of a batch that was skipped, by its index in the batch.
+type ImportRowError struct {
 	Index  int
 	Reason string
 }
@@ -56,11 +56,11 @@ type ImportContact struct {
 	Attributes map[string]any
 }
 
-func strp(s string) *string { return &s }
+func importStrp(s string) *string { return &s }
 
-// ContactRef names a contact that a conversation or ticket belongs to: by external id, else by
+// ImportContactRef names a contact that a conversation or ticket belongs to: by external id, else by
 // email. A contact not found by either is created with the other fields.
-type ContactRef struct {
+type ImportContactRef struct {
 	ExternalID string
 	Email      string
 	Name       string
@@ -68,7 +68,7 @@ type ContactRef struct {
 	Company    string
 }
 
-func (r *ContactRef) empty() bool { return r == nil || (r.ExternalID == "" && r.Email == "") }
+func (r *ImportContactRef) empty() bool { return r == nil || (r.ExternalID == "" && r.Email == "") }
 
 // ImportConversation is one conversation record with its messages. Every field comes from
 // the source: on update, the stored conversation takes the record's values (absent ones take
@@ -76,7 +76,7 @@ func (r *ContactRef) empty() bool { return r == nil || (r.ExternalID == "" && r.
 // replies written after an import survive a re-import.
 type ImportConversation struct {
 	ExternalID      string // required
-	Contact         *ContactRef
+	Contact         *ImportContactRef
 	Channel         string // a channel name or kind; "" for none
 	Subject         string
 	Status          string
@@ -122,7 +122,7 @@ type ImportTicket struct {
 	Description            string
 	Status                 string
 	Priority               string
-	Contact                *ContactRef
+	Contact                *ImportContactRef
 	ConversationExternalID string
 	AssigneeEmail          string
 	Tags                   []string
@@ -133,20 +133,20 @@ type ImportTicket struct {
 	ClosedAt               *time.Time
 }
 
-// ConversationCounts is the outcome of a conversations batch: conversations, their messages,
+// ImportConversationCounts is the outcome of a conversations batch: conversations, their messages,
 // and side effects worth reporting.
-type ConversationCounts struct {
+type ImportConversationCounts struct {
 	Conversations   ImportCounts
 	Messages        ImportCounts
 	ContactsCreated int64
-	Warnings        []RowError // imported, but with something left out (unknown assignee…)
+	Warnings        []ImportRowError // imported, but with something left out (unknown assignee…)
 }
 
-// TicketCounts is the outcome of a tickets batch.
-type TicketCounts struct {
+// ImportTicketCounts is the outcome of a tickets batch.
+type ImportTicketCounts struct {
 	Tickets         ImportCounts
 	ContactsCreated int64
-	Warnings        []RowError
+	Warnings        []ImportRowError
 }
 
 func (db *DB) createTemp(ctx context.Context, tx pgx.Tx, ddl string, table string) error {
@@ -163,21 +163,21 @@ func (db *DB) createTemp(ctx context.Context, tx pgx.Tx, ddl string, table strin
 // analyze gives the planner the staging table's real size and how many rows matched: without
 // it, a temporary table looks like a thousand-odd rows and the planner may scan a whole
 // workspace table once per batch, which grows with every batch.
-func analyze(ctx context.Context, tx pgx.Tx, table string) error {
+func importAnalyze(ctx context.Context, tx pgx.Tx, table string) error {
 	if _, err := tx.Exec(ctx, `ANALYZE `+table); err != nil {
 		return fmt.Errorf("analyze %s: %w", table, err)
 	}
 	return nil
 }
 
-func jsonOrNil(m map[string]any) ([]byte, error) {
+func importJSONOrNil(m map[string]any) ([]byte, error) {
 	if m == nil {
 		return nil, nil
 	}
 	return json.Marshal(m)
 }
 
-func lowerp(s *string) string {
+func importLower(s *string) string {
 	if s == nil {
 		return ""
 	}
@@ -188,9 +188,9 @@ func lowerp(s *string) string {
 // then by email (a contact found by email adopts the record's external id when it has none).
 // Records that would clash with another contact's email, or repeat a key of a later record in
 // the same batch, are returned as row errors and skipped.
-func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, rows []ImportContact) (ImportCounts, []RowError, error) {
+func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, rows []ImportContact) (ImportCounts, []ImportRowError, error) {
 	var counts ImportCounts
-	var rowErrs []RowError
+	var rowErrs []ImportRowError
 	skip := make([]bool, len(rows))
 	// Within one batch a later record wins over an earlier one with the same key; an email
 	// shared by records with different keys is kept by the first only.
@@ -198,11 +198,11 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 	for i, r := range rows {
 		key := "x:" + r.ExternalID
 		if r.ExternalID == "" {
-			key = "e:" + lowerp(r.Email)
+			key = "e:" + importLower(r.Email)
 		}
 		if j, ok := lastByKey[key]; ok {
 			skip[j] = true
-			rowErrs = append(rowErrs, RowError{j, "superseded by a later record with the same " + keyName(key) + " in the same file"})
+			rowErrs = append(rowErrs, ImportRowError{j, "superseded by a later record with the same " + importKeyName(key) + " in the same file"})
 		}
 		lastByKey[key] = i
 	}
@@ -213,12 +213,12 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		}
 		key := "x:" + r.ExternalID
 		if r.ExternalID == "" {
-			key = "e:" + lowerp(r.Email)
+			key = "e:" + importLower(r.Email)
 		}
-		e := lowerp(r.Email)
+		e := importLower(r.Email)
 		if owner, ok := emailOwner[e]; ok && owner != key {
 			skip[i] = true
-			rowErrs = append(rowErrs, RowError{i, fmt.Sprintf("email %q is also used by another record of the file", *r.Email)})
+			rowErrs = append(rowErrs, ImportRowError{i, fmt.Sprintf("email %q is also used by another record of the file", *r.Email)})
 			continue
 		}
 		emailOwner[e] = key
@@ -233,13 +233,13 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		if skip[i] {
 			continue
 		}
-		attrs, err := jsonOrNil(r.Attributes)
+		attrs, err := importJSONOrNil(r.Attributes)
 		if err != nil {
 			return counts, nil, fmt.Errorf("encode attributes: %w", err)
 		}
 		var ext *string
 		if r.ExternalID != "" {
-			ext = strp(r.ExternalID)
+			ext = importStrp(r.ExternalID)
 		}
 		src = append(src, []any{i, ext, r.Name, r.Email, r.Phone, r.Company, attrs})
 	}
@@ -265,7 +265,7 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		 WHERE i.err IS NULL AND i.id IS NOT NULL AND nullif(i.email, '') IS NOT NULL
 		   AND c.workspace_id = $1 AND lower(c.email) = lower(i.email) AND c.id <> i.id`,
 	}
-	if err := analyze(ctx, tx, "imp_contacts"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_contacts"); err != nil {
 		return counts, nil, err
 	}
 	for _, q := range steps {
@@ -273,7 +273,7 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 			return counts, nil, fmt.Errorf("match contacts: %w", err)
 		}
 	}
-	if err := analyze(ctx, tx, "imp_contacts"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_contacts"); err != nil {
 		return counts, nil, err
 	}
 	var matched int64
@@ -316,8 +316,8 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 	if err != nil {
 		return counts, nil, fmt.Errorf("read contact errors: %w", err)
 	}
-	more, err := pgx.CollectRows(erows, func(r pgx.CollectableRow) (RowError, error) {
-		var e RowError
+	more, err := pgx.CollectRows(erows, func(r pgx.CollectableRow) (ImportRowError, error) {
+		var e ImportRowError
 		err := r.Scan(&e.Index, &e.Reason)
 		return e, err
 	})
@@ -325,26 +325,26 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		return counts, nil, fmt.Errorf("read contact errors: %w", err)
 	}
 	rowErrs = append(rowErrs, more...)
-	sortRowErrors(rowErrs)
+	importSortRowErrors(rowErrs)
 	counts.Failed = int64(len(rowErrs))
 	return counts, rowErrs, nil
 }
 
-func keyName(key string) string {
+func importKeyName(key string) string {
 	if strings.HasPrefix(key, "x:") {
 		return "external_id"
 	}
 	return "email"
 }
 
-func sortRowErrors(es []RowError) {
-	slices.SortStableFunc(es, func(a, b RowError) int { return a.Index - b.Index })
+func importSortRowErrors(es []ImportRowError) {
+	slices.SortStableFunc(es, func(a, b ImportRowError) int { return a.Index - b.Index })
 }
 
 // resolveContacts finds or creates the contacts that refs name and returns their ids (0 for
 // an empty ref), with the number created. Existing contacts are not changed: updating
 // contacts is the contacts import's business.
-func resolveContacts(ctx context.Context, tx pgx.Tx, workspaceID int64, refs []*ContactRef) ([]int64, int64, error) {
+func importResolveContacts(ctx context.Context, tx pgx.Tx, workspaceID int64, refs []*ImportContactRef) ([]int64, int64, error) {
 	ids := make([]int64, len(refs))
 	var exts, emails []string
 	seenX, seenE := map[string]bool{}, map[string]bool{}
@@ -388,7 +388,7 @@ func resolveContacts(ctx context.Context, tx pgx.Tx, workspaceID int64, refs []*
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("find contacts: %w", err)
 	}
-	lookup := func(r *ContactRef) int64 {
+	lookup := func(r *ImportContactRef) int64 {
 		if id, ok := byExt[r.ExternalID]; ok && r.ExternalID != "" {
 			return id
 		}
@@ -418,8 +418,8 @@ func resolveContacts(ctx context.Context, tx pgx.Tx, workspaceID int64, refs []*
 		}
 		if !ok {
 			s = len(fresh)
-			nc := newContact{name: strp(r.Name), phone: nilIfEmpty(r.Phone), company: strp(r.Company)}
-			nc.ext, nc.email = nilIfEmpty(r.ExternalID), nilIfEmpty(r.Email)
+			nc := newContact{name: importStrp(r.Name), phone: importNilIfEmpty(r.Phone), company: importStrp(r.Company)}
+			nc.ext, nc.email = importNilIfEmpty(r.ExternalID), importNilIfEmpty(r.Email)
 			fresh = append(fresh, nc)
 		}
 		if r.ExternalID != "" {
@@ -484,14 +484,14 @@ func resolveContacts(ctx context.Context, tx pgx.Tx, workspaceID int64, refs []*
 	return ids, int64(len(fresh)), nil
 }
 
-func timeOrNil(t time.Time) *time.Time {
+func importTimeOrNil(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
 	return &t
 }
 
-func nilIfEmpty(s string) *string {
+func importNilIfEmpty(s string) *string {
 	if s == "" {
 		return nil
 	}
@@ -499,7 +499,7 @@ func nilIfEmpty(s string) *string {
 }
 
 // membersByEmail returns the ids of the workspace's members with the given emails (lowercased).
-func membersByEmail(ctx context.Context, tx pgx.Tx, workspaceID int64, emails []string) (map[string]int64, error) {
+func importMembersByEmail(ctx context.Context, tx pgx.Tx, workspaceID int64, emails []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	if len(emails) == 0 {
 		return out, nil
@@ -521,7 +521,7 @@ func membersByEmail(ctx context.Context, tx pgx.Tx, workspaceID int64, emails []
 }
 
 // teamsByName returns the ids of the workspace's teams with the given names (lowercased).
-func teamsByName(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
+func importTeamsByName(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	if len(names) == 0 {
 		return out, nil
@@ -542,11 +542,11 @@ func teamsByName(ctx context.Context, tx pgx.Tx, workspaceID int64, names []stri
 	return out, rows.Err()
 }
 
-// ChannelKinds are the kinds a channel may have.
-var ChannelKinds = []string{"email", "web_widget", "whatsapp", "sms", "api"}
+// importChannelKinds are the kinds a channel may have.
+var importChannelKinds = []string{"email", "web_widget", "whatsapp", "sms", "api"}
 
-func isChannelKind(s string) bool {
-	for _, k := range ChannelKinds {
+func importIsChannelKind(s string) bool {
+	for _, k := range importChannelKinds {
 		if k == s {
 			return true
 		}
@@ -557,7 +557,7 @@ func isChannelKind(s string) bool {
 // resolveChannels maps channel references to ids: a channel whose name matches (ignoring
 // case), else the oldest channel of that kind; a reference matching neither creates a channel
 // of that name (and kind, when the name is a kind; "api" otherwise).
-func resolveChannels(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
+func importResolveChannels(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	if len(names) == 0 {
 		return out, nil
@@ -598,7 +598,7 @@ func resolveChannels(ctx context.Context, tx pgx.Tx, workspaceID int64, names []
 			continue
 		}
 		kind := "api"
-		if isChannelKind(l) {
+		if importIsChannelKind(l) {
 			kind = l
 		}
 		var id int64
@@ -615,13 +615,13 @@ func resolveChannels(ctx context.Context, tx pgx.Tx, workspaceID int64, names []
 
 // ImportConversationsTx writes one batch of conversations with their messages and ratings.
 // Records must have distinct, non-empty external ids (the importer checks).
-func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, convs []ImportConversation) (ConversationCounts, error) {
-	var out ConversationCounts
+func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, convs []ImportConversation) (ImportConversationCounts, error) {
+	var out ImportConversationCounts
 	if len(convs) == 0 {
 		return out, nil
 	}
 	seen := map[string]bool{}
-	refs := make([]*ContactRef, len(convs))
+	refs := make([]*ImportContactRef, len(convs))
 	var channelNames, emails, teamNames []string
 	for i := range convs {
 		c := &convs[i]
@@ -645,20 +645,20 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			}
 		}
 	}
-	contactIDs, created, err := resolveContacts(ctx, tx, workspaceID, refs)
+	contactIDs, created, err := importResolveContacts(ctx, tx, workspaceID, refs)
 	if err != nil {
 		return out, err
 	}
 	out.ContactsCreated = created
-	channels, err := resolveChannels(ctx, tx, workspaceID, channelNames)
+	channels, err := importResolveChannels(ctx, tx, workspaceID, channelNames)
 	if err != nil {
 		return out, err
 	}
-	members, err := membersByEmail(ctx, tx, workspaceID, emails)
+	members, err := importMembersByEmail(ctx, tx, workspaceID, emails)
 	if err != nil {
 		return out, err
 	}
-	teams, err := teamsByName(ctx, tx, workspaceID, teamNames)
+	teams, err := importTeamsByName(ctx, tx, workspaceID, teamNames)
 	if err != nil {
 		return out, err
 	}
@@ -685,7 +685,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			if id, ok := teams[strings.ToLower(c.AssigneeTeam)]; ok {
 				team = &id
 			} else {
-				out.Warnings = append(out.Warnings, RowError{i, fmt.Sprintf("team %q does not exist in the workspace; imported without a team", c.AssigneeTeam)})
+				out.Warnings = append(out.Warnings, ImportRowError{i, fmt.Sprintf("team %q does not exist in the workspace; imported without a team", c.AssigneeTeam)})
 			}
 		}
 		if c.Channel != "" {
@@ -696,7 +696,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			if id, ok := members[strings.ToLower(c.AssigneeEmail)]; ok {
 				assignee = &id
 			} else {
-				out.Warnings = append(out.Warnings, RowError{i, fmt.Sprintf("assignee %q is not a member of the workspace; imported unassigned", c.AssigneeEmail)})
+				out.Warnings = append(out.Warnings, ImportRowError{i, fmt.Sprintf("assignee %q is not a member of the workspace; imported unassigned", c.AssigneeEmail)})
 			}
 		}
 		tags := c.Tags
@@ -704,13 +704,13 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			tags = []string{}
 		}
 		convRows = append(convRows, []any{i, c.ExternalID, contactID, channelID, c.Subject, c.Status, c.Priority, assignee, team,
-			tags, timeOrNil(c.CreatedAt), timeOrNil(c.UpdatedAt), c.FirstResponseAt, c.ResolvedAt, c.ClosedAt, c.LastMessageAt})
+			tags, importTimeOrNil(c.CreatedAt), importTimeOrNil(c.UpdatedAt), c.FirstResponseAt, c.ResolvedAt, c.ClosedAt, c.LastMessageAt})
 		rank := map[string]int{}
 		for p, m := range c.Messages {
 			var ext *string
 			var rk *int
 			if m.ExternalID != "" {
-				ext = strp(m.ExternalID)
+				ext = importStrp(m.ExternalID)
 			} else {
 				k := m.CreatedAt.UTC().Format(time.RFC3339Nano) + "/" + m.AuthorType
 				rank[k]++
@@ -740,7 +740,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 
 	for _, t := range []string{"imp_conversations", "imp_messages"} {
-		if err := analyze(ctx, tx, t); err != nil {
+		if err := importAnalyze(ctx, tx, t); err != nil {
 			return out, err
 		}
 	}
@@ -751,10 +751,10 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		WHERE c.workspace_id = $1 AND c.external_id = i.external_id`, workspaceID); err != nil {
 		return out, fmt.Errorf("match conversations: %w", err)
 	}
-	if err := analyze(ctx, tx, "imp_conversations"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_conversations"); err != nil {
 		return out, err
 	}
-	ids, err := collectIDs(tx.Query(ctx, `
+	ids, err := importCollectIDs(tx.Query(ctx, `
 		UPDATE conversations c SET contact_id = i.contact_id, channel_id = i.channel_id, subject = i.subject,
 			status = i.status, priority = i.priority, assignee_member_id = i.assignee_member_id,
 			assignee_team_id = i.assignee_team_id, tags = i.tags,
@@ -813,7 +813,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 			return out, fmt.Errorf("match messages: %w", err)
 		}
 	}
-	if err := analyze(ctx, tx, "imp_messages"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_messages"); err != nil {
 		return out, err
 	}
 	var msgUpdated, msgCreated, msgMatched int64
@@ -899,7 +899,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		}
 	}
 	if len(rConv) > 0 {
-		ids, err := collectIDs(tx.Query(ctx, `
+		ids, err := importCollectIDs(tx.Query(ctx, `
 			INSERT INTO satisfaction_ratings AS s (workspace_id, conversation_id, contact_id, score, comment, created_at)
 			SELECT $1, t.conv, t.contact, t.score, t.comment, t.at
 			FROM unnest($2::bigint[], $3::bigint[], $4::smallint[], $5::text[], $6::timestamptz[]) AS t(conv, contact, score, comment, at)
@@ -920,13 +920,13 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO index_log (workspace_id, kind, entity_id, op)
 		SELECT $1, 'conversation', id, 'upsert' FROM imp_conversations WHERE created OR id = ANY($2)
-		ORDER BY idx`, workspaceID, keys(changed)); err != nil {
+		ORDER BY idx`, workspaceID, importKeys(changed)); err != nil {
 		return out, fmt.Errorf("log conversations: %w", err)
 	}
 	updatedConvs := int64(len(changed))
 	// changed may include conversations created by this batch (their messages were inserted).
 	var createdChanged int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_conversations WHERE created AND id = ANY($1)`, keys(changed)).Scan(&createdChanged); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_conversations WHERE created AND id = ANY($1)`, importKeys(changed)).Scan(&createdChanged); err != nil {
 		return out, err
 	}
 	updatedConvs -= createdChanged
@@ -935,7 +935,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	return out, nil
 }
 
-func keys(m map[int64]bool) []int64 {
+func importKeys(m map[int64]bool) []int64 {
 	out := make([]int64, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -943,7 +943,7 @@ func keys(m map[int64]bool) []int64 {
 	return out
 }
 
-func collectIDs(rows pgx.Rows, err error) ([]int64, error) {
+func importCollectIDs(rows pgx.Rows, err error) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -952,14 +952,14 @@ func collectIDs(rows pgx.Rows, err error) ([]int64, error) {
 
 // ImportTicketsTx writes one batch of tickets. A ticket naming a conversation that does not
 // exist is returned as a row error (import conversations first).
-func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, tickets []ImportTicket) (TicketCounts, []RowError, error) {
-	var out TicketCounts
-	var rowErrs []RowError
+func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, tickets []ImportTicket) (ImportTicketCounts, []ImportRowError, error) {
+	var out ImportTicketCounts
+	var rowErrs []ImportRowError
 	if len(tickets) == 0 {
 		return out, nil, nil
 	}
 	seen := map[string]bool{}
-	refs := make([]*ContactRef, len(tickets))
+	refs := make([]*ImportContactRef, len(tickets))
 	var emails, convExts []string
 	for i := range tickets {
 		t := &tickets[i]
@@ -1000,15 +1000,15 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 		if e := tickets[i].ConversationExternalID; e != "" && convs[e] == 0 {
 			skip[i] = true
 			refs[i] = nil
-			rowErrs = append(rowErrs, RowError{i, fmt.Sprintf("conversation %q not found (import conversations before tickets)", e)})
+			rowErrs = append(rowErrs, ImportRowError{i, fmt.Sprintf("conversation %q not found (import conversations before tickets)", e)})
 		}
 	}
-	contactIDs, created, err := resolveContacts(ctx, tx, workspaceID, refs)
+	contactIDs, created, err := importResolveContacts(ctx, tx, workspaceID, refs)
 	if err != nil {
 		return out, nil, err
 	}
 	out.ContactsCreated = created
-	members, err := membersByEmail(ctx, tx, workspaceID, emails)
+	members, err := importMembersByEmail(ctx, tx, workspaceID, emails)
 	if err != nil {
 		return out, nil, err
 	}
@@ -1036,10 +1036,10 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 			if id, ok := members[strings.ToLower(t.AssigneeEmail)]; ok {
 				assignee = &id
 			} else {
-				out.Warnings = append(out.Warnings, RowError{i, fmt.Sprintf("assignee %q is not a member of the workspace; imported unassigned", t.AssigneeEmail)})
+				out.Warnings = append(out.Warnings, ImportRowError{i, fmt.Sprintf("assignee %q is not a member of the workspace; imported unassigned", t.AssigneeEmail)})
 			}
 		}
-		cf, err := jsonOrNil(t.CustomFields)
+		cf, err := importJSONOrNil(t.CustomFields)
 		if err != nil {
 			return out, nil, fmt.Errorf("encode custom fields: %w", err)
 		}
@@ -1051,20 +1051,20 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 			tags = []string{}
 		}
 		src = append(src, []any{i, t.ExternalID, t.Subject, t.Description, t.Status, t.Priority, assignee, contactID,
-			convID, tags, cf, t.Resolution, timeOrNil(t.CreatedAt), timeOrNil(t.UpdatedAt), t.ClosedAt})
+			convID, tags, cf, t.Resolution, importTimeOrNil(t.CreatedAt), importTimeOrNil(t.UpdatedAt), t.ClosedAt})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_tickets"}, []string{"idx", "external_id", "subject", "description",
 		"status", "priority", "assignee_member_id", "contact_id", "conversation_id", "tags", "custom_fields", "resolution",
 		"created_at", "updated_at", "closed_at"}, pgx.CopyFromRows(src)); err != nil {
 		return out, nil, fmt.Errorf("stage tickets: %w", err)
 	}
-	if err := analyze(ctx, tx, "imp_tickets"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_tickets"); err != nil {
 		return out, nil, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE imp_tickets i SET id = t.id FROM tickets t WHERE t.workspace_id = $1 AND t.external_id = i.external_id`, workspaceID); err != nil {
 		return out, nil, fmt.Errorf("match tickets: %w", err)
 	}
-	if err := analyze(ctx, tx, "imp_tickets"); err != nil {
+	if err := importAnalyze(ctx, tx, "imp_tickets"); err != nil {
 		return out, nil, err
 	}
 	var matched int64

@@ -57,8 +57,8 @@ type SeedDocument struct {
 	CreatedAt  time.Time
 }
 
-// CreateWorkspaceTx creates a workspace in tx; a taken name is a conflict error.
-func (db *DB) CreateWorkspaceTx(ctx context.Context, tx pgx.Tx, name, plan string) (*nubiq.Workspace, error) {
+// SeedWorkspaceTx creates a workspace in tx; a taken name is a conflict error.
+func (db *DB) SeedWorkspaceTx(ctx context.Context, tx pgx.Tx, name, plan string) (*nubiq.Workspace, error) {
 	var w nubiq.Workspace
 	err := tx.QueryRow(ctx, `INSERT INTO workspaces (name, plan) VALUES ($1, $2) RETURNING id, name, plan, created_at`,
 		name, plan).Scan(&w.ID, &w.Name, &w.Plan, &w.CreatedAt)
@@ -177,10 +177,10 @@ func (db *DB) SeedWidgetTx(ctx context.Context, tx pgx.Tx, workspaceID, channelI
 	return nil
 }
 
-// QueueDocumentsTx stores documents with status queued and enqueues one ingest job per
+// SeedDocumentsTx stores documents with status queued and enqueues one ingest job per
 // document in the same transaction (River's batch insert), so that a running server's
 // workers extract, chunk, embed and index them.
-func (db *DB) QueueDocumentsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, docs []SeedDocument) error {
+func (db *DB) SeedDocumentsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, docs []SeedDocument) error {
 	var jobs []river.InsertManyParams
 	for _, d := range docs {
 		meta, err := json.Marshal(d.Metadata)
@@ -197,7 +197,7 @@ func (db *DB) QueueDocumentsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 			INSERT INTO documents (workspace_id, external_id, title, source_url, mime_type, metadata, raw, size_bytes,
 				content_hash, status, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10) RETURNING id, version`,
-			workspaceID, nilIfEmpty(d.ExternalID), d.Title, d.SourceURL, d.MimeType, meta, d.Raw, len(d.Raw), sum[:],
+			workspaceID, importNilIfEmpty(d.ExternalID), d.Title, d.SourceURL, d.MimeType, meta, d.Raw, len(d.Raw), sum[:],
 			d.CreatedAt.UTC()).Scan(&id, &version); err != nil {
 			return fmt.Errorf("store document %q: %w", d.Title, err)
 		}
