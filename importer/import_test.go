@@ -160,7 +160,7 @@ func TestImportConversations(t *testing.T) {
 	require.NoError(t, err)
 
 	conv1 := `{"external_id": "t-1", "subject": "Card not arrived", "status": "resolved", "priority": "high", "channel": "email",
- "contact": {"external_id": "u-1", "email": "pat@example.com", "name": "Pat"}, "assignee_email": "sam@acme.test", "tags": ["cards", "cards", " delivery "],
+ "contact": {"external_id": "u-1", "email": "pat@example.com", "name": "Pat"}, "assignee_email": "sam@acme.test", "tags": ["cards", "Cards", " delivery ", ""],
  "messages": [
   {"author_type": "contact", "body": "My card has not arrived.", "created_at": "2026-01-05T10:00:00Z"},
   {"author_type": "agent", "author_email": "sam@acme.test", "body": "Sorry! Checking.", "created_at": "2026-01-05T10:15:00Z"},

@@ -36,7 +36,7 @@ type Config struct {
 	DB          *postgres.DB
 	WorkspaceID int64
 	// BatchSize is the number of records per transaction. Default 5,000 for contacts and
-	// tickets, 1,000 for conversations (which carry their messages).
+	// tickets, 2,000 for conversations (which carry their messages).
 	BatchSize int
 	// MaxRecordBytes bounds one record. Default DefaultMaxRecordBytes.
 	MaxRecordBytes int
@@ -66,8 +66,11 @@ type Summary struct {
 	// ResumedAtLine is the line after which this run resumed an interrupted import (0: from
 	// the start). Counts include the records the interrupted runs committed.
 	ResumedAtLine int64
-	Lines         int64
-	Elapsed       time.Duration
+	// Processed is the number of records this run went through (less than Counts' total after
+	// a resumption); rates are Processed / Elapsed.
+	Processed int64
+	Lines     int64
+	Elapsed   time.Duration
 }
 
 // ErrInterrupted is returned (wrapped) when the context ended the import: committed batches
@@ -144,7 +147,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 	case KindConversations:
 		b = &conversationBatcher{db: cfg.DB, ws: cfg.WorkspaceID}
 		if cfg.BatchSize == 0 {
-			cfg.BatchSize = 1000
+			cfg.BatchSize = 2000
 		}
 	case KindTickets:
 		b = &ticketBatcher{db: cfg.DB, ws: cfg.WorkspaceID}
@@ -168,6 +171,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		cfg.Logger.Info("the file changed since an interrupted import: starting over", "file", path)
 	}
 	s.Counts = prog.Counts
+	resumedRecords := prog.Counts.Total()
 
 	if b.hasHeader() {
 		hr := newRecordReader(f, 0, 0, cfg.MaxRecordBytes, true)
@@ -217,6 +221,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 	eof := false
 	for !eof {
 		if err := ctx.Err(); err != nil {
+			s.Processed = prog.Counts.Total() - resumedRecords
 			return s, interrupted(s, prog, start, err)
 		}
 		b.reset()
@@ -258,6 +263,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		})
 		if err != nil {
 			if ctx.Err() != nil {
+				s.Processed = prog.Counts.Total() - resumedRecords
 				return s, interrupted(s, prog, start, ctx.Err())
 			}
 			return s, fmt.Errorf("%s: batch ending at line %d: %w", path, batchLine, err)
@@ -289,6 +295,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		cfg.Progress.Finish()
 	}
 	s.Lines = prog.Line
+	s.Processed = s.Counts.Total() - resumedRecords
 	s.Elapsed = time.Since(start)
 	return s, nil
 }

@@ -166,20 +166,21 @@ func timep(t time.Time) *time.Time {
 	return &t
 }
 
+// cleanTags normalises tags as the conversation and ticket tools do (trimmed, lower case,
+// deduplicated, within the limits); blank tags, common in exports, are dropped.
 func cleanTags(field string, tags []string) ([]string, error) {
-	out := make([]string, 0, len(tags))
+	kept := make([]string, 0, len(tags))
 	for _, t := range tags {
-		t = strings.TrimSpace(t)
-		if t == "" || slices.Contains(out, t) {
-			continue
+		if strings.TrimSpace(t) != "" {
+			kept = append(kept, t)
 		}
-		if err := checkText(field, t, 100); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
 	}
-	if len(out) > 100 {
-		return nil, fmt.Errorf("%s: more than 100 tags", field)
+	out, err := nubiq.NormalizeTags(field, kept)
+	if err != nil {
+		return nil, errors.New(nubiq.ErrorMessage(err))
+	}
+	if err := checkText(field, strings.Join(out, ","), 0); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -224,61 +224,113 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 		emailOwner[e] = key
 	}
 
-	if err := db.createTemp(ctx, tx, `idx int, external_id text, name text, email text, phone text, company text,
-		attrs jsonb, id bigint, err text`, "imp_contacts"); err != nil {
-		return counts, nil, err
-	}
-	src := make([][]any, 0, len(rows))
+	// Match in Go against two index lookups (by external id, by email): the cost stays
+	// proportional to the batch, however many contacts the workspace already has.
+	var exts, emails []string
 	for i, r := range rows {
 		if skip[i] {
+			continue
+		}
+		if r.ExternalID != "" {
+			exts = append(exts, r.ExternalID)
+		}
+		if e := importLower(r.Email); e != "" {
+			emails = append(emails, e)
+		}
+	}
+	type stored struct {
+		id  int64
+		ext *string
+	}
+	byExt, byEmail := map[string]stored{}, map[string]stored{}
+	for _, q := range []struct {
+		sql  string
+		arg  []string
+		into map[string]stored
+	}{
+		{`SELECT id, external_id, external_id FROM contacts WHERE workspace_id = $1 AND external_id = ANY($2)`, exts, byExt},
+		{`SELECT id, external_id, lower(email) FROM contacts WHERE workspace_id = $1 AND lower(email) = ANY($2)`, emails, byEmail},
+	} {
+		if len(q.arg) == 0 {
+			continue
+		}
+		rs, err := tx.Query(ctx, q.sql, workspaceID, q.arg)
+		if err != nil {
+			return counts, nil, fmt.Errorf("match contacts: %w", err)
+		}
+		for rs.Next() {
+			var st stored
+			var key string
+			if err := rs.Scan(&st.id, &st.ext, &key); err != nil {
+				rs.Close()
+				return counts, nil, err
+			}
+			q.into[key] = st
+		}
+		if err := rs.Err(); err != nil {
+			return counts, nil, fmt.Errorf("match contacts: %w", err)
+		}
+	}
+	src := make([][]any, 0, len(rows))
+	var matched int64
+	for i, r := range rows {
+		if skip[i] {
+			continue
+		}
+		var id int64
+		email := importLower(r.Email)
+		owner, emailTaken := byEmail[email]
+		if st, ok := byExt[r.ExternalID]; ok && r.ExternalID != "" {
+			id = st.id
+		} else if emailTaken && email != "" {
+			if owner.ext != nil && r.ExternalID != "" {
+				rowErrs = append(rowErrs, ImportRowError{i, fmt.Sprintf("email %s belongs to the contact with external_id %s", *r.Email, *owner.ext)})
+				continue
+			}
+			id = owner.id // found by email; it adopts the record's external id
+		}
+		if id != 0 && emailTaken && email != "" && owner.id != id {
+			rowErrs = append(rowErrs, ImportRowError{i, fmt.Sprintf("email %s belongs to another contact (id %d)", *r.Email, owner.id)})
 			continue
 		}
 		attrs, err := importJSONOrNil(r.Attributes)
 		if err != nil {
 			return counts, nil, fmt.Errorf("encode attributes: %w", err)
 		}
-		var ext *string
-		if r.ExternalID != "" {
-			ext = importStrp(r.ExternalID)
+		var idp *int64
+		if id != 0 {
+			idp = &id
+			matched++
 		}
-		src = append(src, []any{i, ext, r.Name, r.Email, r.Phone, r.Company, attrs})
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_contacts"},
-		[]string{"idx", "external_id", "name", "email", "phone", "company", "attrs"}, pgx.CopyFromRows(src)); err != nil {
-		return counts, nil, fmt.Errorf("stage contacts: %w", err)
+		src = append(src, []any{i, importNilIfEmpty(r.ExternalID), r.Name, r.Email, r.Phone, r.Company, attrs, idp})
 	}
 
-	steps := []string{
-		`UPDATE imp_contacts i SET id = c.id FROM contacts c
-		 WHERE c.workspace_id = $1 AND c.external_id = i.external_id`,
-		// Found by email: adopt the record's external id, unless the contact has another one.
-		`UPDATE imp_contacts i SET
-		   id = CASE WHEN c.external_id IS NULL OR i.external_id IS NULL THEN c.id END,
-		   err = CASE WHEN c.external_id IS NOT NULL AND i.external_id IS NOT NULL
-		     THEN format('email %s belongs to the contact with external_id %s', i.email, c.external_id) END
-		 FROM contacts c
-		 WHERE i.id IS NULL AND nullif(i.email, '') IS NOT NULL
-		   AND c.workspace_id = $1 AND lower(c.email) = lower(i.email)`,
-		// A changed email must not take another contact's.
-		`UPDATE imp_contacts i SET err = format('email %s belongs to another contact (id %s)', i.email, c.id)
-		 FROM contacts c
-		 WHERE i.err IS NULL AND i.id IS NOT NULL AND nullif(i.email, '') IS NOT NULL
-		   AND c.workspace_id = $1 AND lower(c.email) = lower(i.email) AND c.id <> i.id`,
-	}
-	if err := importAnalyze(ctx, tx, "imp_contacts"); err != nil {
+	if err := db.createTemp(ctx, tx, `idx int, external_id text, name text, email text, phone text, company text,
+		attrs jsonb, id bigint`, "imp_contacts"); err != nil {
 		return counts, nil, err
 	}
-	for _, q := range steps {
-		if _, err := tx.Exec(ctx, q, workspaceID); err != nil {
-			return counts, nil, fmt.Errorf("match contacts: %w", err)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_contacts"},
+		[]string{"idx", "external_id", "name", "email", "phone", "company", "attrs", "id"}, pgx.CopyFromRows(src)); err != nil {
+		return counts, nil, fmt.Errorf("stage contacts: %w", err)
+	}
+	insert := `
+		ins AS (
+			INSERT INTO contacts (workspace_id, external_id, name, email, phone, company, custom_attributes)
+			SELECT $1, i.external_id, coalesce(i.name, ''), nullif(i.email, ''), nullif(i.phone, ''),
+			       coalesce(i.company, ''), coalesce(i.attrs, '{}')
+			FROM imp_contacts i WHERE i.id IS NULL ORDER BY i.idx
+			RETURNING id)`
+	var q string
+	if matched == 0 {
+		// Nothing to update: leave the UPDATE out rather than let the planner guess at it.
+		q = `WITH ` + insert + `,
+		log AS (INSERT INTO index_log (workspace_id, kind, entity_id, op) SELECT $1, 'contact', id, 'upsert' FROM ins)
+		SELECT 0::bigint, (SELECT count(*) FROM ins)`
+	} else {
+		if err := importAnalyze(ctx, tx, "imp_contacts"); err != nil {
+			return counts, nil, err
 		}
-	}
-	if err := importAnalyze(ctx, tx, "imp_contacts"); err != nil {
-		return counts, nil, err
-	}
-	var matched int64
-	err := tx.QueryRow(ctx, `
-		WITH upd AS (
+		q = `WITH upd AS (
 			UPDATE contacts c SET
 				external_id = coalesce(i.external_id, c.external_id),
 				name = coalesce(i.name, c.name),
@@ -288,43 +340,22 @@ func (db *DB) ImportContactsTx(ctx context.Context, tx pgx.Tx, workspaceID int64
 				custom_attributes = c.custom_attributes || coalesce(i.attrs, '{}'),
 				updated_at = now()
 			FROM imp_contacts i
-			WHERE i.id IS NOT NULL AND c.id = i.id AND c.workspace_id = $1 AND i.err IS NULL
+			WHERE i.id IS NOT NULL AND c.id = i.id AND c.workspace_id = $1
 			  AND (coalesce(i.external_id, c.external_id), coalesce(i.name, c.name),
 			       CASE WHEN i.email IS NULL THEN c.email ELSE nullif(i.email, '') END,
 			       CASE WHEN i.phone IS NULL THEN c.phone ELSE nullif(i.phone, '') END,
 			       coalesce(i.company, c.company), c.custom_attributes || coalesce(i.attrs, '{}'))
 			  IS DISTINCT FROM (c.external_id, c.name, c.email, c.phone, c.company, c.custom_attributes)
-			RETURNING c.id),
-		ins AS (
-			INSERT INTO contacts (workspace_id, external_id, name, email, phone, company, custom_attributes)
-			SELECT $1, i.external_id, coalesce(i.name, ''), nullif(i.email, ''), nullif(i.phone, ''),
-			       coalesce(i.company, ''), coalesce(i.attrs, '{}')
-			FROM imp_contacts i WHERE i.id IS NULL AND i.err IS NULL ORDER BY i.idx
-			RETURNING id),
+			RETURNING c.id),` + insert + `,
 		log AS (
 			INSERT INTO index_log (workspace_id, kind, entity_id, op)
 			SELECT $1, 'contact', id, 'upsert' FROM (SELECT id FROM upd UNION ALL SELECT id FROM ins) x)
-		SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins),
-		       (SELECT count(*) FROM imp_contacts WHERE id IS NOT NULL AND err IS NULL)`,
-		workspaceID).Scan(&counts.Updated, &counts.Created, &matched)
-	if err != nil {
+		SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)`
+	}
+	if err := tx.QueryRow(ctx, q, workspaceID).Scan(&counts.Updated, &counts.Created); err != nil {
 		return counts, nil, fmt.Errorf("write contacts: %w", err)
 	}
 	counts.Unchanged = matched - counts.Updated
-
-	erows, err := tx.Query(ctx, `SELECT idx, err FROM imp_contacts WHERE err IS NOT NULL ORDER BY idx`)
-	if err != nil {
-		return counts, nil, fmt.Errorf("read contact errors: %w", err)
-	}
-	more, err := pgx.CollectRows(erows, func(r pgx.CollectableRow) (ImportRowError, error) {
-		var e ImportRowError
-		err := r.Scan(&e.Index, &e.Reason)
-		return e, err
-	})
-	if err != nil {
-		return counts, nil, fmt.Errorf("read contact errors: %w", err)
-	}
-	rowErrs = append(rowErrs, more...)
 	importSortRowErrors(rowErrs)
 	counts.Failed = int64(len(rowErrs))
 	return counts, rowErrs, nil
@@ -671,8 +702,30 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	if err := db.createTemp(ctx, tx, `conv_idx int, pos int, external_id text, rank int, author_type text,
 		author_member_id bigint, author_contact_id bigint, body text, private bool, created_at timestamptz,
-		conversation_id bigint, id bigint`, "imp_messages"); err != nil {
+		id bigint`, "imp_messages"); err != nil {
 		return out, err
+	}
+	// Stored conversations, by one index lookup for the batch.
+	existing := map[string]int64{}
+	exts := make([]string, len(convs))
+	for i := range convs {
+		exts[i] = convs[i].ExternalID
+	}
+	rs, err := tx.Query(ctx, `SELECT external_id, id FROM conversations WHERE workspace_id = $1 AND external_id = ANY($2)`, workspaceID, exts)
+	if err != nil {
+		return out, fmt.Errorf("match conversations: %w", err)
+	}
+	for rs.Next() {
+		var ext string
+		var id int64
+		if err := rs.Scan(&ext, &id); err != nil {
+			rs.Close()
+			return out, err
+		}
+		existing[ext] = id
+	}
+	if err := rs.Err(); err != nil {
+		return out, fmt.Errorf("match conversations: %w", err)
 	}
 	var convRows, msgRows [][]any
 	for i := range convs {
@@ -703,8 +756,12 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		if tags == nil {
 			tags = []string{}
 		}
+		var convID *int64
+		if id, ok := existing[c.ExternalID]; ok {
+			convID = &id
+		}
 		convRows = append(convRows, []any{i, c.ExternalID, contactID, channelID, c.Subject, c.Status, c.Priority, assignee, team,
-			tags, importTimeOrNil(c.CreatedAt), importTimeOrNil(c.UpdatedAt), c.FirstResponseAt, c.ResolvedAt, c.ClosedAt, c.LastMessageAt})
+			tags, importTimeOrNil(c.CreatedAt), importTimeOrNil(c.UpdatedAt), c.FirstResponseAt, c.ResolvedAt, c.ClosedAt, c.LastMessageAt, convID})
 		rank := map[string]int{}
 		for p, m := range c.Messages {
 			var ext *string
@@ -731,7 +788,7 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_conversations"}, []string{"idx", "external_id", "contact_id",
 		"channel_id", "subject", "status", "priority", "assignee_member_id", "assignee_team_id", "tags", "created_at", "updated_at",
-		"first_response_at", "resolved_at", "closed_at", "last_message_at"}, pgx.CopyFromRows(convRows)); err != nil {
+		"first_response_at", "resolved_at", "closed_at", "last_message_at", "id"}, pgx.CopyFromRows(convRows)); err != nil {
 		return out, fmt.Errorf("stage conversations: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"imp_messages"}, []string{"conv_idx", "pos", "external_id", "rank",
@@ -746,15 +803,9 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	changed := map[int64]bool{} // conversations updated (not created) by this batch
 	var createdConvs, matchedConvs int64
-	if _, err := tx.Exec(ctx, `
-		UPDATE imp_conversations i SET id = c.id FROM conversations c
-		WHERE c.workspace_id = $1 AND c.external_id = i.external_id`, workspaceID); err != nil {
-		return out, fmt.Errorf("match conversations: %w", err)
-	}
-	if err := importAnalyze(ctx, tx, "imp_conversations"); err != nil {
-		return out, err
-	}
-	ids, err := importCollectIDs(tx.Query(ctx, `
+	matchedConvs = int64(len(existing))
+	if matchedConvs > 0 {
+		ids, err := importCollectIDs(tx.Query(ctx, `
 		UPDATE conversations c SET contact_id = i.contact_id, channel_id = i.channel_id, subject = i.subject,
 			status = i.status, priority = i.priority, assignee_member_id = i.assignee_member_id,
 			assignee_team_id = i.assignee_team_id, tags = i.tags,
@@ -770,14 +821,12 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		       coalesce(i.created_at, c.created_at), coalesce(i.updated_at, c.updated_at), i.first_response_at,
 		       i.resolved_at, i.closed_at, i.last_message_at)
 		RETURNING c.id`, workspaceID))
-	if err != nil {
-		return out, fmt.Errorf("update conversations: %w", err)
-	}
-	for _, id := range ids {
-		changed[id] = true
-	}
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_conversations WHERE id IS NOT NULL`).Scan(&matchedConvs); err != nil {
-		return out, err
+		if err != nil {
+			return out, fmt.Errorf("update conversations: %w", err)
+		}
+		for _, id := range ids {
+			changed[id] = true
+		}
 	}
 	tag, err := tx.Exec(ctx, `
 		WITH ins AS (
@@ -794,27 +843,30 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	}
 	createdConvs = tag.RowsAffected()
 
-	// Messages: match stored ones of conversations that existed before this batch.
-	steps := []string{
-		`UPDATE imp_messages m SET conversation_id = i.id FROM imp_conversations i WHERE i.idx = m.conv_idx`,
-		`UPDATE imp_messages m SET id = x.id FROM messages x, imp_conversations i
-		 WHERE i.idx = m.conv_idx AND NOT i.created AND m.external_id IS NOT NULL
-		   AND x.conversation_id = m.conversation_id AND x.external_id = m.external_id`,
-		`UPDATE imp_messages m SET id = x.id
-		 FROM (SELECT x.id, x.conversation_id, x.created_at, x.author_type,
-		              row_number() OVER (PARTITION BY x.conversation_id, x.created_at, x.author_type ORDER BY x.id) AS rank
-		       FROM messages x
-		       WHERE x.conversation_id IN (SELECT id FROM imp_conversations WHERE NOT created) AND x.external_id IS NULL) x
-		 WHERE m.external_id IS NULL AND x.conversation_id = m.conversation_id AND x.created_at = m.created_at
-		   AND x.author_type = m.author_type AND x.rank = m.rank`,
-	}
-	for _, q := range steps {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return out, fmt.Errorf("match messages: %w", err)
+	// Messages: match stored ones of conversations that existed before this batch (none, in
+	// a first import: then the staging table is left as it is).
+	if matchedConvs > 0 {
+		steps := []string{
+			`UPDATE imp_messages m SET id = x.id FROM messages x, imp_conversations i
+			 WHERE i.idx = m.conv_idx AND NOT i.created AND m.external_id IS NOT NULL
+			   AND x.conversation_id = i.id AND x.external_id = m.external_id`,
+			`UPDATE imp_messages m SET id = x.id
+			 FROM (SELECT x.id, x.conversation_id, x.created_at, x.author_type,
+			              row_number() OVER (PARTITION BY x.conversation_id, x.created_at, x.author_type ORDER BY x.id) AS rank
+			       FROM messages x
+			       WHERE x.conversation_id IN (SELECT id FROM imp_conversations WHERE NOT created) AND x.external_id IS NULL) x,
+			      imp_conversations i
+			 WHERE i.idx = m.conv_idx AND NOT i.created AND m.external_id IS NULL AND x.conversation_id = i.id
+			   AND x.created_at = m.created_at AND x.author_type = m.author_type AND x.rank = m.rank`,
 		}
-	}
-	if err := importAnalyze(ctx, tx, "imp_messages"); err != nil {
-		return out, err
+		for _, q := range steps {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return out, fmt.Errorf("match messages: %w", err)
+			}
+		}
+		if err := importAnalyze(ctx, tx, "imp_messages"); err != nil {
+			return out, err
+		}
 	}
 	var msgUpdated, msgCreated, msgMatched int64
 	rows, err := tx.Query(ctx, `
@@ -829,8 +881,9 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		ins AS (
 			INSERT INTO messages (workspace_id, conversation_id, external_id, author_type, author_member_id,
 				author_contact_id, body, private, created_at)
-			SELECT $1, conversation_id, external_id, author_type, author_member_id, author_contact_id, body, private, created_at
-			FROM imp_messages WHERE id IS NULL ORDER BY conversation_id, created_at, pos
+			SELECT $1, i.id, m.external_id, m.author_type, m.author_member_id, m.author_contact_id, m.body, m.private, m.created_at
+			FROM imp_messages m JOIN imp_conversations i ON i.idx = m.conv_idx
+			WHERE m.id IS NULL ORDER BY m.conv_idx, m.created_at, m.pos
 			RETURNING id, conversation_id),
 		log AS (
 			INSERT INTO index_log (workspace_id, kind, entity_id, op)
@@ -858,8 +911,10 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	if err := rows.Err(); err != nil {
 		return out, fmt.Errorf("write messages: %w", err)
 	}
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_messages WHERE id IS NOT NULL`).Scan(&msgMatched); err != nil {
-		return out, err
+	if matchedConvs > 0 {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_messages WHERE id IS NOT NULL`).Scan(&msgMatched); err != nil {
+			return out, err
+		}
 	}
 
 	// Ratings: one per conversation; records without one leave a stored rating alone.
@@ -869,18 +924,23 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 	var rAt []time.Time
 	var rContact []*int64
 	convID := map[int]int64{}
-	idRows, err := tx.Query(ctx, `SELECT idx, id FROM imp_conversations`)
+	createdIDs := map[int64]bool{}
+	idRows, err := tx.Query(ctx, `SELECT idx, id, created FROM imp_conversations`)
 	if err != nil {
 		return out, err
 	}
 	for idRows.Next() {
 		var idx int
 		var id int64
-		if err := idRows.Scan(&idx, &id); err != nil {
+		var created bool
+		if err := idRows.Scan(&idx, &id, &created); err != nil {
 			idRows.Close()
 			return out, err
 		}
 		convID[idx] = id
+		if created {
+			createdIDs[id] = true
+		}
 	}
 	if err := idRows.Err(); err != nil {
 		return out, err
@@ -916,20 +976,23 @@ func (db *DB) ImportConversationsTx(ctx context.Context, tx pgx.Tx, workspaceID 
 		}
 	}
 
-	// Every created or changed conversation is (re)indexed.
+	// Every created or changed conversation is (re)indexed, in file order.
+	var logIDs []int64
+	var updatedConvs int64
+	for i := range convs {
+		id := convID[i]
+		if createdIDs[id] || changed[id] {
+			logIDs = append(logIDs, id)
+		}
+		if changed[id] && !createdIDs[id] {
+			updatedConvs++
+		}
+	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO index_log (workspace_id, kind, entity_id, op)
-		SELECT $1, 'conversation', id, 'upsert' FROM imp_conversations WHERE created OR id = ANY($2)
-		ORDER BY idx`, workspaceID, importKeys(changed)); err != nil {
+		SELECT $1, 'conversation', id, 'upsert' FROM unnest($2::bigint[]) AS id`, workspaceID, logIDs); err != nil {
 		return out, fmt.Errorf("log conversations: %w", err)
 	}
-	updatedConvs := int64(len(changed))
-	// changed may include conversations created by this batch (their messages were inserted).
-	var createdChanged int64
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM imp_conversations WHERE created AND id = ANY($1)`, importKeys(changed)).Scan(&createdChanged); err != nil {
-		return out, err
-	}
-	updatedConvs -= createdChanged
 	out.Conversations = ImportCounts{Created: createdConvs, Updated: updatedConvs, Unchanged: matchedConvs - updatedConvs}
 	out.Messages = ImportCounts{Created: msgCreated, Updated: msgUpdated, Unchanged: msgMatched - msgUpdated}
 	return out, nil
@@ -1058,10 +1121,12 @@ func (db *DB) ImportTicketsTx(ctx context.Context, tx pgx.Tx, workspaceID int64,
 		"created_at", "updated_at", "closed_at"}, pgx.CopyFromRows(src)); err != nil {
 		return out, nil, fmt.Errorf("stage tickets: %w", err)
 	}
-	if err := importAnalyze(ctx, tx, "imp_tickets"); err != nil {
-		return out, nil, err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE imp_tickets i SET id = t.id FROM tickets t WHERE t.workspace_id = $1 AND t.external_id = i.external_id`, workspaceID); err != nil {
+	// Match stored tickets through the (workspace_id, external_id) index, per staged row.
+	if _, err := tx.Exec(ctx, `
+		UPDATE imp_tickets i SET id = m.id
+		FROM (SELECT s.idx, t.id FROM imp_tickets s
+		      CROSS JOIN LATERAL (SELECT id FROM tickets t WHERE t.workspace_id = $1 AND t.external_id = s.external_id) t) m
+		WHERE i.idx = m.idx`, workspaceID); err != nil {
 		return out, nil, fmt.Errorf("match tickets: %w", err)
 	}
 	if err := importAnalyze(ctx, tx, "imp_tickets"); err != nil {

@@ -46,7 +46,7 @@ func runImport(ctx context.Context, args []string) error {
 	fs := newFlags("import", "contacts|conversations|tickets FILE... --workspace ID|NAME [flags]", importHelp)
 	f.db.register(fs)
 	fs.StringVar(&f.workspace, "workspace", envOr("NUBIQ_WORKSPACE", ""), "workspace id or name (required; env NUBIQ_WORKSPACE)")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "records per transaction (default 5000; 1000 for conversations)")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "records per transaction (default 5000; 2000 for conversations)")
 	fs.IntVar(&f.maxRecordBytes, "max-record-bytes", importer.DefaultMaxRecordBytes, "longest record (line) accepted; longer ones are reported and skipped")
 	fs.BoolVar(&f.allowErrors, "allow-errors", false, "exit 0 even when some records failed")
 	fs.BoolVar(&f.restart, "restart", false, "ignore the saved progress of an interrupted import and start the file over")
@@ -122,7 +122,7 @@ func printSummary(w io.Writer, s *importer.Summary) {
 	c := s.Counts
 	rate := ""
 	if secs := s.Elapsed.Seconds(); secs > 0 {
-		rate = fmt.Sprintf(", %.0f records/s", float64(c.Total())/secs)
+		rate = fmt.Sprintf(", %.0f records/s", float64(s.Processed)/secs)
 	}
 	fmt.Fprintf(w, "%s: %d %s in %s%s: %d created, %d updated, %d unchanged, %d failed\n",
 		s.Path, c.Total(), s.Kind, s.Elapsed.Round(1e6), rate, c.Created, c.Updated, c.Unchanged, c.Failed)
