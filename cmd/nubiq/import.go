@@ -64,7 +64,7 @@ func runImport(ctx context.Context, args []string) error {
 	switch kind {
 	case importer.KindContacts, importer.KindConversations, importer.KindTickets:
 	case "documents":
-		return errors.New("importing documents is not available in this build; upload them with the documents.upload tool")
+		return errors.New("importing documents is not supported yet: import contacts, conversations or tickets")
 	default:
 		fmt.Fprintf(os.Stderr, "nubiq import: unknown kind %q: expected contacts, conversations or tickets\n", kind)
 		return errUsage
