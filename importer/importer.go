@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -308,11 +309,7 @@ func interrupted(s *Summary, p *postgres.ImportProgress, start time.Time, cause 
 }
 
 func sortLineErrors(es []lineError) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].line < es[j-1].line; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
+	slices.SortStableFunc(es, func(a, b lineError) int { return int(a.line - b.line) })
 }
 
 // checkRecord refuses what PostgreSQL cannot store as text, before it fails a whole batch.
