@@ -104,7 +104,9 @@ func isolationCases() []isolationCase {
 		{"conversations.search", "", with(map[string]any{"query": marker})},
 		{"conversations.update_status", "conversation", func(x int64, _ objects) map[string]any { return map[string]any{"id": x, "status": "pending"} }},
 		{"conversations.assign", "conversation", func(x int64, a objects) map[string]any { return map[string]any{"id": x, "member_id": a["member"]} }},
-		{"conversations.assign", "member", func(x int64, a objects) map[string]any { return map[string]any{"id": a["conversation"], "member_id": x} }},
+		{"conversations.assign", "member", func(x int64, a objects) map[string]any {
+			return map[string]any{"id": a["conversation"], "member_id": x}
+		}},
 		{"conversations.assign", "team", func(x int64, a objects) map[string]any { return map[string]any{"id": a["conversation"], "team_id": x} }},
 		{"conversations.reply", "conversation", func(x int64, _ objects) map[string]any { return map[string]any{"id": x, "body": "hi"} }},
 		{"conversations.reply", "member", func(x int64, a objects) map[string]any {
@@ -115,13 +117,21 @@ func isolationCases() []isolationCase {
 		{"tickets.get", "ticket", id("id")},
 		{"tickets.create", "contact", func(x int64, _ objects) map[string]any { return map[string]any{"subject": "s", "contact_id": x} }},
 		{"tickets.create", "conversation", func(x int64, _ objects) map[string]any { return map[string]any{"subject": "s", "conversation_id": x} }},
-		{"tickets.create", "member", func(x int64, _ objects) map[string]any { return map[string]any{"subject": "s", "assignee_member_id": x} }},
+		{"tickets.create", "member", func(x int64, _ objects) map[string]any {
+			return map[string]any{"subject": "s", "assignee_member_id": x}
+		}},
 		{"tickets.create", "team", func(x int64, _ objects) map[string]any { return map[string]any{"subject": "s", "assignee_team_id": x} }},
 		{"tickets.update", "ticket", func(x int64, _ objects) map[string]any { return map[string]any{"id": x, "subject": "s"} }},
 		{"tickets.update", "contact", func(x int64, a objects) map[string]any { return map[string]any{"id": a["ticket"], "contact_id": x} }},
-		{"tickets.update", "conversation", func(x int64, a objects) map[string]any { return map[string]any{"id": a["ticket"], "conversation_id": x} }},
-		{"tickets.update", "member", func(x int64, a objects) map[string]any { return map[string]any{"id": a["ticket"], "assignee_member_id": x} }},
-		{"tickets.update", "team", func(x int64, a objects) map[string]any { return map[string]any{"id": a["ticket"], "assignee_team_id": x} }},
+		{"tickets.update", "conversation", func(x int64, a objects) map[string]any {
+			return map[string]any{"id": a["ticket"], "conversation_id": x}
+		}},
+		{"tickets.update", "member", func(x int64, a objects) map[string]any {
+			return map[string]any{"id": a["ticket"], "assignee_member_id": x}
+		}},
+		{"tickets.update", "team", func(x int64, a objects) map[string]any {
+			return map[string]any{"id": a["ticket"], "assignee_team_id": x}
+		}},
 		{"tickets.close", "ticket", id("id")},
 		{"documents.list", "", with(map[string]any{})},
 		{"documents.list", "", with(map[string]any{"external_id": marker + "-doc"})},
