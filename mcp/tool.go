@@ -155,6 +155,19 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 			return nubiq.Invalidf(req, "is required")
 		}
 	}
+	// PostgreSQL text and jsonb cannot hold U+0000; refuse it here, by field, rather than fail
+	// deep in a statement. In valid JSON it can only arrive escaped.
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			if path, ok := nulPath(v, ""); ok {
+				if path == "" {
+					path = "arguments"
+				}
+				return nubiq.Invalidf(path, "must not contain the NUL character (\\u0000)")
+			}
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -250,6 +263,30 @@ func fieldType(fields map[string]reflect.Type, key string) (reflect.Type, bool) 
 		}
 	}
 	return nil, false
+}
+
+// nulPath finds a string (value or object key) holding U+0000 in a decoded JSON value.
+func nulPath(v any, path string) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return path, strings.ContainsRune(v, 0)
+	case []any:
+		for i, e := range v {
+			if p, ok := nulPath(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if strings.ContainsRune(k, 0) {
+				return joinPath(path, strings.ReplaceAll(k, "\x00", `\u0000`)), true
+			}
+			if p, ok := nulPath(v[k], joinPath(path, k)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func joinPath(path, key string) string {

@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/nubiq/hub"
@@ -47,6 +48,18 @@ func TestUnknownFieldNamedWithItsPath(t *testing.T) {
 		}
 		if want := tc.field + ": unknown field; allowed: " + tc.allowed; nubiq.ErrorMessage(err) != want {
 			t.Errorf("%s: message %q, want %q", tc.args, nubiq.ErrorMessage(err), want)
+		}
+	}
+	// U+0000, which PostgreSQL text cannot hold, is refused where it is.
+	for args, field := range map[string]string{
+		`{"id":1,"items":[{"name":"a\u0000b"}]}`:         "items[0].name",
+		`{"id":1,"by_name":{"k\u0000":{}}}`:              `by_name.k\u0000`,
+		`{"id":1,"raw":{"x":["\u0000"]}}`:                "raw.x[0]",
+		`{"id":1,"one":{"name":"a","tags":["\\u0000"]}}`: "",
+	} {
+		err := decodeArgs(json.RawMessage(args), new(argsOuter), tool.InputSchema)
+		if nubiq.ErrorField(err) != field || (field != "" && !strings.Contains(nubiq.ErrorMessage(err), "NUL")) {
+			t.Errorf("%s: got %v, want field %q", args, err, field)
 		}
 	}
 	// Accepted as the decoder accepts them: case-insensitive names, anything inside raw JSON.
