@@ -253,7 +253,7 @@ func listDocumentFiles(path string) (files []documentFile, ignored int64, err er
 		}
 		if _, err := indexer.NormalizeMIME("", path); err != nil {
 			return nil, 0, fmt.Errorf("%s: not a document type the indexer reads (%s) nor JSONL (.jsonl, .ndjson, .json)",
-				path, strings.Join(documentExtensions(), " "))
+				path, strings.Join(DocumentExtensions(), " "))
 		}
 		return []documentFile{{path: path, rel: filepath.Base(path), size: st.Size(), mtime: st.ModTime()}}, 0, nil
 	}
@@ -288,8 +288,8 @@ func listDocumentFiles(path string) (files []documentFile, ignored int64, err er
 	return files, ignored, err
 }
 
-// documentExtensions lists the file extensions a documents import reads.
-func documentExtensions() []string {
+// DocumentExtensions lists the file extensions a documents import reads.
+func DocumentExtensions() []string {
 	return []string{".md", ".markdown", ".txt", ".text", ".html", ".htm", ".xhtml", ".pdf", ".docx"}
 }
 
