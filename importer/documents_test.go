@@ -70,11 +70,12 @@ func TestImportDocumentsJSONL(t *testing.T) {
 		`{"external_id": "kb-12", "title": "First", "content": "old"}`,                          // 15
 		`{"external_id": "kb-12", "title": "Second", "content": "new"}`,                         // 16
 		`{"external_id": "kb-13", "title": "No content"}`,                                       // 17
+		`{"external_id": {"id": 1}, "title": "Object id", "content": "x"}`,                      // 18
 	}
 	path := e.write("docs.jsonl", strings.Join(lines, "\n")+"\n")
 	limit := func(c *importer.Config) { c.MaxDocumentBytes = 1000 }
 	s, report := e.run(importer.KindDocuments, path, limit)
-	require.Equal(t, counts(4, 0, 0, 13), s.Counts, report)
+	require.Equal(t, counts(4, 0, 0, 14), s.Counts, report)
 	require.Len(t, s.Queued, 4)
 	for _, want := range []string{
 		"docs.jsonl:4: title: must be 1 to 500 characters, got 0",
@@ -90,6 +91,7 @@ func TestImportDocumentsJSONL(t *testing.T) {
 		"docs.jsonl:14: source_url: must be an absolute http or https URL",
 		"docs.jsonl:15: superseded by line 16",
 		"docs.jsonl:17: content: required",
+		"docs.jsonl:18: external_id: must be a string, got JSON object",
 	} {
 		require.Contains(t, report, want)
 	}
@@ -104,7 +106,7 @@ func TestImportDocumentsJSONL(t *testing.T) {
 
 	// The same file again: nothing new, no jobs.
 	s, _ = e.run(importer.KindDocuments, path, limit)
-	require.Equal(t, counts(0, 0, 4, 13), s.Counts)
+	require.Equal(t, counts(0, 0, 4, 14), s.Counts)
 	require.Empty(t, s.Queued)
 	require.Equal(t, int64(4), e.count(`SELECT count(*) FROM river_job WHERE kind = 'ingest_document'`))
 
@@ -113,7 +115,7 @@ func TestImportDocumentsJSONL(t *testing.T) {
 	lines[1] = strings.Replace(lines[1], "Cerebral white matter", "Cerebral white matter in newborns", 1)
 	path = e.write("docs.jsonl", strings.Join(lines, "\n")+"\n")
 	s, _ = e.run(importer.KindDocuments, path, limit)
-	require.Equal(t, counts(0, 2, 2, 13), s.Counts)
+	require.Equal(t, counts(0, 2, 2, 14), s.Counts)
 	require.Len(t, s.Queued, 1)
 	d = e.docs()
 	require.Equal(t, 2, d["kb-1"].Version)
