@@ -138,6 +138,7 @@ func runImport(ctx context.Context, args []string) error {
 		defer stop()
 	}
 
+	start := time.Now()
 	failed := int64(0)
 	var queued []int64
 	for _, p := range files {
@@ -160,7 +161,7 @@ func runImport(ctx context.Context, args []string) error {
 		}
 	}
 	if f.wait {
-		n, err := waitIndexed(ctx, db.DB, ws.ID, queued, f.quiet)
+		n, err := waitIndexed(ctx, db.DB, ws.ID, queued, start, f.quiet)
 		if err != nil {
 			return err
 		}
@@ -245,12 +246,16 @@ func startIngestWorkers(ctx context.Context, db *postgres.DB, ef *embedderFlags,
 // waitIndexed follows the indexing of the documents an import queued, and of those an
 // interrupted earlier run queued (still unindexed in the workspace), and prints the outcome.
 // It returns the number of documents that failed to index.
-func waitIndexed(ctx context.Context, db *postgres.DB, workspaceID int64, queued []int64, quiet bool) (int64, error) {
+func waitIndexed(ctx context.Context, db *postgres.DB, workspaceID int64, queued []int64, start time.Time, quiet bool) (int64, error) {
 	pending, err := db.UnindexedDocumentIDs(ctx, workspaceID)
 	if err != nil {
 		return 0, err
 	}
 	ids := append(slices.Clone(queued), pending...)
+	if len(ids) == 0 {
+		fmt.Println("nothing to index: no document was queued")
+		return 0, nil
+	}
 	cfg := importer.WaitConfig{DB: db, WorkspaceID: workspaceID, Out: os.Stderr, TTY: importer.IsTerminal(os.Stderr)}
 	if quiet {
 		cfg.Out = io.Discard
@@ -262,12 +267,11 @@ func waitIndexed(ctx context.Context, db *postgres.DB, workspaceID int64, queued
 		}
 		return 0, err
 	}
-	rate := ""
-	if secs := res.Elapsed.Seconds(); secs > 0 {
-		rate = fmt.Sprintf(" (%.1f documents/s, %.0f chunks/s)", float64(res.Ready+res.Failed)/secs, float64(res.Chunks)/secs)
-	}
-	fmt.Printf("indexed %d document(s) in %s%s: %d ready with %d chunks, %d failed\n",
-		res.Documents, res.Elapsed.Round(time.Millisecond), rate, res.Ready, res.Chunks, res.Failed)
+	// Rates run from the start of the import: indexing overlaps it.
+	total := time.Since(start)
+	fmt.Printf("indexed %d document(s): %d ready with %d chunks, %d failed; %s after the import started (%.1f documents/s, %.0f chunks/s)\n",
+		res.Documents, res.Ready, res.Chunks, res.Failed, total.Round(100*time.Millisecond),
+		float64(res.Ready+res.Failed)/total.Seconds(), float64(res.Chunks)/total.Seconds())
 	if res.Failed > 0 {
 		const show = 20
 		docs, err := db.FailedDocuments(ctx, workspaceID, ids, show)
