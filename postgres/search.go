@@ -1,0 +1,490 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/nubiq/hub"
+)
+
+// The statements behind search: nearest chunks by vector, and loading what search results
+// show. Every statement filters on the caller's workspace.
+
+// DocumentFilter restricts document search. Zero fields do not filter.
+type DocumentFilter struct {
+	DocumentIDs []int64
+	// Metadata: every key must hold the value (as a string, number or boolean rendered as
+	// text, or as an element of an array).
+	Metadata map[string]string
+	MimeType string
+	Updated  nubiq.TimeRange
+}
+
+func (f *DocumentFilter) empty() bool {
+	return len(f.DocumentIDs) == 0 && len(f.Metadata) == 0 && f.MimeType == "" && f.Updated.From.IsZero() && f.Updated.To.IsZero()
+}
+
+// VectorQuery asks for the chunks nearest to a query vector.
+type VectorQuery struct {
+	Embedder string // only chunks embedded by this embedder are comparable
+	Vector   []float32
+	Limit    int
+	Filter   DocumentFilter
+	// Strategy picks the plan: VectorExact scans the workspace's chunks (through the
+	// workspace index) and ranks them all; VectorHNSW walks the HNSW index with iterative
+	// scanning. HNSW may return fewer rows than exist when filters are selective; callers
+	// fall back to exact then (see NearestChunks).
+	Strategy string
+	// EfSearch is the HNSW candidate list size (VectorHNSW only; default 100).
+	EfSearch int
+}
+
+// Vector search strategies.
+const (
+	VectorExact = "exact"
+	VectorHNSW  = "hnsw"
+)
+
+// ChunkNeighbor is a chunk and its cosine distance to the query vector.
+type ChunkNeighbor struct {
+	ChunkID    int64
+	DocumentID int64
+	Distance   float64
+}
+
+// vectorSQL builds the nearest-chunks statement and its arguments. dims is an integer we
+// format ourselves (a type modifier cannot be a parameter); it must match the partial HNSW
+// index's predicate literally for the planner to use that index. Filters add parameters
+// only when present, so that every parameter's type is known.
+func vectorSQL(workspaceID int64, q *VectorQuery) (string, []any) {
+	dims, f := len(q.Vector), &q.Filter
+	args := []any{workspaceID, pgvector.NewVector(q.Vector), q.Embedder, q.Limit}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	cast := fmt.Sprintf("c.embedding::vector(%d)", dims)
+	var sb strings.Builder
+	sb.WriteString("SELECT c.id, c.document_id, ")
+	sb.WriteString(cast)
+	sb.WriteString(" <=> $2 AS dist FROM document_chunks c")
+	if !f.empty() {
+		sb.WriteString(" JOIN documents d ON d.id = c.document_id AND d.workspace_id = c.workspace_id")
+	}
+	if q.Strategy == VectorHNSW {
+		// "+ 0" keeps the planner off the workspace B-tree: the HNSW index is the plan.
+		sb.WriteString(" WHERE c.workspace_id + 0 = $1")
+	} else {
+		sb.WriteString(" WHERE c.workspace_id = $1")
+	}
+	fmt.Fprintf(&sb, " AND c.dims = %d AND c.embedder = $3", dims)
+	if len(f.DocumentIDs) > 0 {
+		sb.WriteString(" AND c.document_id = ANY(" + arg(f.DocumentIDs) + "::bigint[])")
+	}
+	if len(f.Metadata) > 0 {
+		meta, _ := json.Marshal(f.Metadata)
+		sb.WriteString(" AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(" + arg(string(meta)) + `::jsonb) m
+			WHERE (d.metadata ->> m.key) IS DISTINCT FROM m.value
+			  AND NOT coalesce(d.metadata -> m.key @> jsonb_build_array(m.value), false))`)
+	}
+	if f.MimeType != "" {
+		sb.WriteString(" AND d.mime_type = " + arg(f.MimeType))
+	}
+	if !f.Updated.From.IsZero() {
+		sb.WriteString(" AND d.updated_at >= " + arg(f.Updated.From))
+	}
+	if !f.Updated.To.IsZero() {
+		sb.WriteString(" AND d.updated_at < " + arg(f.Updated.To))
+	}
+	if q.Strategy == VectorHNSW {
+		fmt.Fprintf(&sb, " ORDER BY %s <=> $2 LIMIT $4", cast)
+		// Iterative scans return rows in roughly, not exactly, increasing distance.
+		return "WITH r AS MATERIALIZED (" + sb.String() + ") SELECT id, document_id, dist FROM r ORDER BY dist, id", args
+	}
+	// "+ 0" keeps the planner off the HNSW index: an exact scan ranks every chunk.
+	fmt.Fprintf(&sb, " ORDER BY (%s <=> $2) + 0, c.id LIMIT $4", cast)
+	return sb.String(), args
+}
+
+// NearestChunks returns the workspace's chunks nearest to q.Vector by cosine distance,
+// nearest first. With VectorHNSW it runs in a transaction that turns on pgvector's iterative
+// index scan, so that rows of other workspaces do not starve the result.
+func (db *DB) NearestChunks(ctx context.Context, workspaceID int64, q VectorQuery) ([]ChunkNeighbor, error) {
+	dims := len(q.Vector)
+	if dims == 0 || dims > 16000 {
+		return nil, fmt.Errorf("nearest chunks: bad vector size %d", dims)
+	}
+	stmt, args := vectorSQL(workspaceID, &q)
+	var out []ChunkNeighbor
+	run := func(ctx context.Context, qr interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}) error {
+		rows, err := qr.Query(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n ChunkNeighbor
+			if err := rows.Scan(&n.ChunkID, &n.DocumentID, &n.Distance); err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return rows.Err()
+	}
+	var err error
+	if q.Strategy == VectorHNSW {
+		ef := q.EfSearch
+		if ef <= 0 {
+			ef = 100
+		}
+		err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_seqscan = off`, ef)); err != nil {
+				return err
+			}
+			return run(ctx, tx)
+		})
+	} else {
+		err = run(ctx, db.Pool)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nearest chunks: %w", unavailable(err))
+	}
+	return out, nil
+}
+
+// ExplainNearestChunks returns the plan of the nearest-chunks statement as a cached,
+// generic plan would run it (every parameter unknown), for tests and diagnosis.
+func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q VectorQuery, generic bool) (string, error) {
+	stmt, args := vectorSQL(workspaceID, &q)
+	var plan []string
+	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		mode := "force_custom_plan"
+		if generic {
+			mode = "force_generic_plan"
+		}
+		setup := "SET LOCAL plan_cache_mode = " + mode
+		if q.Strategy == VectorHNSW {
+			setup += "; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_seqscan = off"
+		}
+		if _, err := tx.Exec(ctx, setup); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "PREPARE nearest_explain AS "+stmt); err != nil {
+			return err
+		}
+		placeholders := make([]string, len(args))
+		for i := range args {
+			placeholders[i] = "$" + strconv.Itoa(i+1)
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE nearest_explain("+strings.Join(placeholders, ", ")+")", args...)
+		if err != nil {
+			return err
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		plan = lines
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("explain nearest chunks: %w", err)
+	}
+	return strings.Join(plan, "\n"), nil
+}
+
+// VectorIndexName is the name of the partial HNSW index for vectors of dims dimensions.
+func VectorIndexName(dims int) string { return fmt.Sprintf("document_chunks_hnsw_%d", dims) }
+
+// EnsureVectorIndex creates, if missing, the partial HNSW index on chunk vectors of dims
+// dimensions that semantic search uses for large workspaces. It builds concurrently (writes
+// go on meanwhile), under an advisory lock so that nodes starting together build it once, and
+// replaces an index left invalid by an interrupted build.
+func (db *DB) EnsureVectorIndex(ctx context.Context, dims int) error {
+	if dims <= 0 || dims > 2000 {
+		return fmt.Errorf("ensure vector index: HNSW supports 1 to 2000 dimensions, not %d", dims)
+	}
+	name := VectorIndexName(dims)
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Release()
+	lock := int64(0x6e627176<<16 | dims) // "nbqv" and the dimension
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lock); err != nil {
+		return fmt.Errorf("ensure vector index: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lock) //nolint:errcheck
+	var valid *bool
+	err = conn.QueryRow(ctx, `
+		SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&valid)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("ensure vector index: %w", err)
+	}
+	if valid != nil && *valid {
+		return nil
+	}
+	if valid != nil {
+		if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("ensure vector index: drop invalid index: %w", err)
+		}
+	}
+	stmt := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON document_chunks
+		USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WITH (m = 16, ef_construction = 64)
+		WHERE dims = %d`, pgx.Identifier{name}.Sanitize(), dims, dims)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P07" {
+			return nil // built by a node that does not take our lock
+		}
+		return fmt.Errorf("ensure vector index: %w", err)
+	}
+	return nil
+}
+
+// WorkspaceChunkCount counts the workspace's chunks embedded by embedder.
+func (db *DB) WorkspaceChunkCount(ctx context.Context, workspaceID int64, embedder string, dims int) (int64, error) {
+	var n int64
+	err := db.Pool.QueryRow(ctx, `
+		SELECT count(*) FROM document_chunks WHERE workspace_id = $1 AND dims = $2 AND embedder = $3`,
+		workspaceID, dims, embedder).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count chunks: %w", unavailable(err))
+	}
+	return n, nil
+}
+
+// SearchChunk is a chunk with its document, as a search result shows it.
+type SearchChunk struct {
+	ID          int64
+	DocumentID  int64
+	ChunkIndex  int
+	Text        string
+	HeadingPath []string
+	Title       string
+	SourceURL   string
+	MimeType    string
+	Language    string
+	Metadata    map[string]any
+	UpdatedAt   time.Time
+}
+
+// SearchChunks loads the workspace's chunks with the given ids and their documents; ids of
+// other workspaces and deleted chunks are left out.
+func (db *DB) SearchChunks(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchChunk, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT c.id, c.document_id, c.chunk_index, c.text, c.heading_path,
+		       d.title, d.source_url, d.mime_type, d.language, d.metadata, d.updated_at
+		FROM document_chunks c
+		JOIN documents d ON d.id = c.document_id AND d.workspace_id = c.workspace_id
+		WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])`, workspaceID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load search chunks: %w", unavailable(err))
+	}
+	defer rows.Close()
+	out := map[int64]*SearchChunk{}
+	for rows.Next() {
+		var c SearchChunk
+		var meta []byte
+		if err := rows.Scan(&c.ID, &c.DocumentID, &c.ChunkIndex, &c.Text, &c.HeadingPath,
+			&c.Title, &c.SourceURL, &c.MimeType, &c.Language, &meta, &c.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("load search chunks: %w", err)
+		}
+		if err := json.Unmarshal(meta, &c.Metadata); err != nil {
+			return nil, fmt.Errorf("load search chunks: document %d metadata: %w", c.DocumentID, err)
+		}
+		c.UpdatedAt = c.UpdatedAt.UTC()
+		out[c.ID] = &c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load search chunks: %w", err)
+	}
+	return out, nil
+}
+
+// FetchedDocument is a whole document for the fetch tool.
+type FetchedDocument struct {
+	ID        int64
+	Title     string
+	SourceURL string
+	MimeType  string
+	Language  string
+	Status    string
+	Version   int
+	Metadata  map[string]any
+	Text      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// FetchDocument loads a document's text: its extracted text, or its chunks joined in order
+// when extraction kept no copy. Another workspace's document is not found.
+func (db *DB) FetchDocument(ctx context.Context, workspaceID, id int64) (*FetchedDocument, error) {
+	var d FetchedDocument
+	var meta []byte
+	var text *string
+	err := db.Pool.QueryRow(ctx, `
+		SELECT id, title, source_url, mime_type, language, status, version, metadata, extracted_text, created_at, updated_at
+		FROM documents WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(
+		&d.ID, &d.Title, &d.SourceURL, &d.MimeType, &d.Language, &d.Status, &d.Version, &meta, &text, &d.CreatedAt, &d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("document %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch document %d: %w", id, unavailable(err))
+	}
+	if err := json.Unmarshal(meta, &d.Metadata); err != nil {
+		return nil, fmt.Errorf("fetch document %d: metadata: %w", id, err)
+	}
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	if text != nil && *text != "" {
+		d.Text = *text
+		return &d, nil
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT text FROM document_chunks WHERE workspace_id = $1 AND document_id = $2 ORDER BY chunk_index`, workspaceID, id)
+	if err != nil {
+		return nil, fmt.Errorf("fetch document %d chunks: %w", id, unavailable(err))
+	}
+	parts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("fetch document %d chunks: %w", id, err)
+	}
+	d.Text = strings.Join(parts, "\n\n")
+	return &d, nil
+}
+
+// SearchConversation is a conversation as a search result shows it.
+type SearchConversation struct {
+	ID               int64
+	Subject          string
+	Status           string
+	Priority         string
+	ChannelID        *int64
+	ContactID        *int64
+	AssigneeMemberID *int64
+	AssigneeTeamID   *int64
+	Tags             []string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	LastMessageAt    *time.Time
+}
+
+// SearchConversations loads the workspace's conversations with the given ids.
+func (db *DB) SearchConversations(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchConversation, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id, subject, status, priority, channel_id, contact_id, assignee_member_id, assignee_team_id,
+		       tags, created_at, updated_at, last_message_at
+		FROM conversations WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, workspaceID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load search conversations: %w", unavailable(err))
+	}
+	defer rows.Close()
+	out := map[int64]*SearchConversation{}
+	for rows.Next() {
+		var c SearchConversation
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Status, &c.Priority, &c.ChannelID, &c.ContactID, &c.AssigneeMemberID,
+			&c.AssigneeTeamID, &c.Tags, &c.CreatedAt, &c.UpdatedAt, &c.LastMessageAt); err != nil {
+			return nil, fmt.Errorf("load search conversations: %w", err)
+		}
+		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+		if c.LastMessageAt != nil {
+			t := c.LastMessageAt.UTC()
+			c.LastMessageAt = &t
+		}
+		out[c.ID] = &c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load search conversations: %w", err)
+	}
+	return out, nil
+}
+
+// SearchMessage is a message as a search result shows it.
+type SearchMessage struct {
+	ID             int64
+	ConversationID int64
+	AuthorType     string
+	Body           string
+	Private        bool
+	CreatedAt      time.Time
+}
+
+// SearchMessages loads the workspace's messages with the given ids.
+func (db *DB) SearchMessages(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchMessage, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id, conversation_id, author_type, body, private, created_at
+		FROM messages WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, workspaceID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load search messages: %w", unavailable(err))
+	}
+	defer rows.Close()
+	out := map[int64]*SearchMessage{}
+	for rows.Next() {
+		var m SearchMessage
+		if err := rows.Scan(&m.ID, &m.ConversationID, &m.AuthorType, &m.Body, &m.Private, &m.CreatedAt); err != nil {
+			return nil, fmt.Errorf("load search messages: %w", err)
+		}
+		m.CreatedAt = m.CreatedAt.UTC()
+		out[m.ID] = &m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load search messages: %w", err)
+	}
+	return out, nil
+}
+
+// SearchContact is a contact as a search result shows it.
+type SearchContact struct {
+	ID               int64
+	ExternalID       *string
+	Name             string
+	Email            *string
+	Phone            *string
+	Company          string
+	CustomAttributes map[string]any
+	LastSeenAt       *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// SearchContacts loads the workspace's contacts with the given ids.
+func (db *DB) SearchContacts(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchContact, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT id, external_id, name, email, phone, company, custom_attributes, last_seen_at, created_at, updated_at
+		FROM contacts WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, workspaceID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load search contacts: %w", unavailable(err))
+	}
+	defer rows.Close()
+	out := map[int64]*SearchContact{}
+	for rows.Next() {
+		var c SearchContact
+		var attrs []byte
+		if err := rows.Scan(&c.ID, &c.ExternalID, &c.Name, &c.Email, &c.Phone, &c.Company, &attrs, &c.LastSeenAt, &c.CreatedAt, &c.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("load search contacts: %w", err)
+		}
+		if err := json.Unmarshal(attrs, &c.CustomAttributes); err != nil {
+			return nil, fmt.Errorf("load search contacts: contact %d attributes: %w", c.ID, err)
+		}
+		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+		if c.LastSeenAt != nil {
+			t := c.LastSeenAt.UTC()
+			c.LastSeenAt = &t
+		}
+		out[c.ID] = &c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load search contacts: %w", err)
+	}
+	return out, nil
+}

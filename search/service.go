@@ -1,0 +1,121 @@
+// Package search answers Nubiq Hub's search tools: hybrid document search (BM25 over the
+// node's bleve index fused with pgvector kNN), conversation and contact search, snippets with
+// matched words marked, and the relevance metrics and BEIR loader behind `nubiq eval`.
+package search
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/postgres"
+	"github.com/nubiq/hub/searchindex"
+)
+
+// Defaults for Config, measured on SciFact's train split and on synthetic workspaces (see
+// docs/SEARCH.md for the figures).
+const (
+	DefaultRRFK           = 60
+	DefaultKeywordWeight  = 1.0
+	DefaultSemanticWeight = 1.0
+	DefaultTitleBoost     = 0.25
+	// DefaultExactScanMax: up to this many chunks, ranking a workspace's vectors exactly is
+	// about as fast as the HNSW index and never misses; above it the HNSW index is used.
+	DefaultExactScanMax = 20000
+	DefaultEfSearch     = 100
+	// DefaultLimit and MaxLimit bound the number of results; the MCP tools allow fewer.
+	DefaultLimit = 10
+	MaxLimit     = 100
+)
+
+// Config configures a Service. Zero values get defaults.
+type Config struct {
+	DB      *postgres.DB
+	Indexes *searchindex.Set
+	// Embedder embeds queries for semantic search; it must be the embedder that made the
+	// chunks' vectors. Nil leaves semantic search out (hybrid falls back to keyword).
+	Embedder indexer.Embedder
+	Logger   *slog.Logger
+
+	// RRFK, KeywordWeight and SemanticWeight parameterise reciprocal rank fusion.
+	RRFK           float64
+	KeywordWeight  float64
+	SemanticWeight float64
+	// TitleBoost weighs title matches against the combined title+headings+text field.
+	TitleBoost float64
+	// ExactScanMax is the chunk count up to which a workspace's vectors are ranked exactly.
+	ExactScanMax int64
+	// EfSearch is the HNSW candidate list size for large workspaces.
+	EfSearch int
+}
+
+// Service runs searches. It is safe for concurrent use.
+type Service struct {
+	cfg Config
+
+	countsMu sync.Mutex
+	counts   map[int64]chunkCount
+}
+
+type chunkCount struct {
+	n  int64
+	at time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RRFK <= 0 {
+		cfg.RRFK = DefaultRRFK
+	}
+	if cfg.KeywordWeight <= 0 {
+		cfg.KeywordWeight = DefaultKeywordWeight
+	}
+	if cfg.SemanticWeight <= 0 {
+		cfg.SemanticWeight = DefaultSemanticWeight
+	}
+	if cfg.TitleBoost <= 0 {
+		cfg.TitleBoost = DefaultTitleBoost
+	}
+	if cfg.ExactScanMax <= 0 {
+		cfg.ExactScanMax = DefaultExactScanMax
+	}
+	if cfg.EfSearch <= 0 {
+		cfg.EfSearch = DefaultEfSearch
+	}
+	return &Service{cfg: cfg, counts: map[int64]chunkCount{}}
+}
+
+// EmbedderName names the embedder serving semantic search ("" when there is none).
+func (s *Service) EmbedderName() string {
+	if s.cfg.Embedder == nil {
+		return ""
+	}
+	return s.cfg.Embedder.Name()
+}
+
+// chunkCount returns the workspace's number of chunks for the configured embedder, cached for
+// a while: it only picks the vector plan, and both plans are correct.
+func (s *Service) chunkCount(ctx context.Context, workspaceID int64) (int64, error) {
+	s.countsMu.Lock()
+	c, ok := s.counts[workspaceID]
+	s.countsMu.Unlock()
+	if ok && time.Since(c.at) < 30*time.Second {
+		return c.n, nil
+	}
+	n, err := s.cfg.DB.WorkspaceChunkCount(ctx, workspaceID, s.cfg.Embedder.Name(), s.cfg.Embedder.Dimensions())
+	if err != nil {
+		return 0, err
+	}
+	s.countsMu.Lock()
+	if len(s.counts) > 10000 {
+		clear(s.counts)
+	}
+	s.counts[workspaceID] = chunkCount{n: n, at: time.Now()}
+	s.countsMu.Unlock()
+	return n, nil
+}
