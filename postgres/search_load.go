@@ -116,3 +116,15 @@ func (db *DB) DeleteWorkspaceDocuments(ctx context.Context, workspaceID int64) (
 	}
 	return n, nil
 }
+
+// DeleteEvalWorkspace deletes a scratch workspace made by `nubiq eval` and all its data,
+// logging the document deletions first so that running nodes drop them from their indexes.
+func (db *DB) DeleteEvalWorkspace(ctx context.Context, workspaceID int64) error {
+	if _, err := db.DeleteWorkspaceDocuments(ctx, workspaceID); err != nil {
+		return err
+	}
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, workspaceID); err != nil {
+		return fmt.Errorf("delete workspace %d: %w", workspaceID, unavailable(err))
+	}
+	return nil
+}

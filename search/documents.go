@@ -70,6 +70,25 @@ func (s *Service) Documents(ctx context.Context, workspaceID int64, p nubiq.Docu
 	return out, nil
 }
 
+// Rankings returns the keyword and semantic chunk rankings Documents would fuse, each depth
+// long, for tuning fusion offline (see TuneFusion).
+func (s *Service) Rankings(ctx context.Context, workspaceID int64, text string, depth int) (kw, sem []Hit, err error) {
+	p := nubiq.DocumentSearch{Query: text}
+	if err := validateDocumentSearch(&p); err != nil {
+		return nil, nil, err
+	}
+	var f postgres.DocumentFilter
+	if kw, err = s.keywordChunks(ctx, workspaceID, p.Query, &f, depth); err != nil {
+		return nil, nil, err
+	}
+	if s.cfg.Embedder != nil {
+		if sem, err = s.semanticChunks(ctx, workspaceID, p.Query, &f, depth); err != nil {
+			return nil, nil, err
+		}
+	}
+	return kw, sem, nil
+}
+
 func validateDocumentSearch(p *nubiq.DocumentSearch) error {
 	p.Query = strings.TrimSpace(p.Query)
 	switch {

@@ -90,6 +90,9 @@ func newIndexMapping() *mapping.IndexMappingImpl {
 
 // documentsMapping has one document type per analyser (the type field is "analyzer"), so that
 // a French document's text is stemmed as French; all types share the field names.
+// DocumentsMapping returns the mapping of the documents index (its analysers serve queries).
+func DocumentsMapping() *mapping.IndexMappingImpl { return documentsSpec.mapping }
+
 func documentsMapping() *mapping.IndexMappingImpl {
 	im := newIndexMapping()
 	im.TypeField = DocFieldAnalyzer
