@@ -9,6 +9,7 @@ import (
 
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
+	"github.com/nubiq/hub/search"
 )
 
 // Deps are what tool handlers need. Fields are added as domains arrive; a nil dependency
@@ -16,6 +17,9 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Search answers the search tools (documents.search, conversations.search,
+	// contacts.search, search, fetch).
+	Search *search.Service
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 }
@@ -43,6 +47,7 @@ func NewRegistry(deps *Deps) *Registry {
 		conversationTools(deps),
 		ticketTools(deps),
 		documentTools(deps),
+		searchTools(deps),
 		contactTools(deps),
 		analyticsTools(deps),
 		channelTools(deps),

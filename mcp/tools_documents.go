@@ -6,8 +6,6 @@ func documentTools(d *Deps) []*Tool {
 	return []*Tool{
 		placeholder(ToolSpec{Name: "documents.list", Title: "List knowledge-base documents", Scope: nubiq.ScopeDocumentsRead, ReadOnly: true,
 			Description: "List knowledge-base documents with their indexing status, chunk count and embedder. Filter by status, MIME type, updated range and metadata. Returns a page and next_cursor."}),
-		placeholder(ToolSpec{Name: "documents.search", Title: "Search the knowledge base", Scope: nubiq.ScopeDocumentsRead, ReadOnly: true,
-			Description: "Search the knowledge base. mode=hybrid (default) fuses keyword (BM25) and semantic (vector) ranking; keyword or semantic alone are available. Returns the best passages with document title, source URL, heading path and a snippet with matched terms marked. Use this to answer questions from help-center articles."}),
 		placeholder(ToolSpec{Name: "documents.upload", Title: "Upload a document", Scope: nubiq.ScopeDocumentsWrite,
 			Description: "Add a document to the knowledge base: a title and either text content or base64 bytes with a MIME type (text, markdown, HTML, PDF, DOCX). Indexing runs in the background; the result gives the document id, version, job id and status. Uploading again with the same external_id makes a new version."}),
 		placeholder(ToolSpec{Name: "documents.delete", Title: "Delete a document", Scope: nubiq.ScopeDocumentsWrite, Destructive: true, Idempotent: true,

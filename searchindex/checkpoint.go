@@ -31,12 +31,13 @@ type checkpoint struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-var errNoCheckpoint = errors.New("no checkpoint")
+// ErrNoCheckpoint: the index directory holds no index yet.
+var ErrNoCheckpoint = errors.New("no index yet")
 
 func readCheckpoint(dir string) (*checkpoint, error) {
 	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, errNoCheckpoint
+		return nil, ErrNoCheckpoint
 	}
 	if err != nil {
 		return nil, err

@@ -90,6 +90,13 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Kinds maps each index to the index-log kinds it follows.
+func Kinds() map[string][]string {
+	return map[string][]string{
+		Documents: documentsSpec.kinds, Conversations: conversationsSpec.kinds, Contacts: contactsSpec.kinds,
+	}
+}
+
 // Set is a node's three indexes.
 type Set struct {
 	Documents     *Index
@@ -215,7 +222,7 @@ func openIndex(cfg Config, sp *spec) (*Index, error) {
 	ix.stats.Store(&Stats{})
 	cp, err := readCheckpoint(ix.dir)
 	switch {
-	case errors.Is(err, errNoCheckpoint):
+	case errors.Is(err, ErrNoCheckpoint):
 		ix.reason = "no index yet"
 	case err != nil:
 		ix.reason = err.Error()

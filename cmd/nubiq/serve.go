@@ -20,6 +20,8 @@ func init() {
 
 type serveFlags struct {
 	db              dbFlags
+	embed           embedFlags
+	index           indexFlags
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
@@ -27,6 +29,8 @@ type serveFlags struct {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
+	f.embed.register(fs)
+	f.index.register(fs)
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
@@ -63,7 +67,13 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	searchSvc, stopSearch, err := startSearch(ctx, db.DB, f.db.DataDir, &f.embed, &f.index, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSearch()
+
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, Search: searchSvc}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry: mcp.NewRegistry(deps),
 		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
