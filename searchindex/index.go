@@ -60,9 +60,12 @@ type Config struct {
 	PollInterval time.Duration
 	// BatchSize is the most log entries applied in one bleve batch (default 1000).
 	BatchSize int
-	// ReportInterval is how often the node reports its position in search_index_nodes and
-	// checks for rebuild requests (default 2s; negative disables reports, for tests).
+	// ReportInterval is how often the node reports its position in search_index_nodes
+	// (default 5s; negative disables reports).
 	ReportInterval time.Duration
+	// CheckInterval is how often the node checks for rebuild requests and for an index
+	// directory removed from under it (default 2s).
+	CheckInterval time.Duration
 	// Workspace, when positive, restricts the indexes to one workspace (for evaluation runs
 	// on a scratch workspace); 0 indexes every workspace.
 	Workspace int64
@@ -79,7 +82,10 @@ func (c Config) withDefaults() Config {
 		c.BatchSize = 1000
 	}
 	if c.ReportInterval == 0 {
-		c.ReportInterval = 2 * time.Second
+		c.ReportInterval = 5 * time.Second
+	}
+	if c.CheckInterval <= 0 {
+		c.CheckInterval = 2 * time.Second
 	}
 	if c.Node == "" {
 		host, _ := os.Hostname()
@@ -416,6 +422,7 @@ func (ix *Index) Run(ctx context.Context) {
 	var (
 		backoff    time.Duration
 		lastReport time.Time
+		lastCheck  time.Time
 		lastErr    string
 	)
 	fail := func(what string, err error) {
@@ -436,15 +443,21 @@ func (ix *Index) Run(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 		}
-		if ix.cfg.ReportInterval > 0 && time.Since(lastReport) >= ix.cfg.ReportInterval {
-			lastReport = time.Now()
+		if time.Since(lastCheck) >= ix.cfg.CheckInterval {
+			lastCheck = time.Now()
 			if err := ix.checkGeneration(ctx); err != nil {
 				fail("check rebuild requests", err)
 				continue
 			}
+		}
+		if ix.cfg.ReportInterval > 0 && time.Since(lastReport) >= ix.cfg.ReportInterval {
+			lastReport = time.Now()
 			ix.report(ctx)
 		}
 		if ix.reason != "" {
+			if ix.cfg.ReportInterval > 0 {
+				ix.report(ctx) // show the rebuild in `nubiq index status`
+			}
 			if err := ix.rebuild(ctx); err != nil {
 				fail("rebuild index", err)
 				continue

@@ -42,6 +42,11 @@ func WithDir(dir string) Option {
 	return func(c *searchindex.Config, _ *search.Config) { c.Dir = dir }
 }
 
+// WithIndexes adjusts the indexes' configuration.
+func WithIndexes(f func(*searchindex.Config)) Option {
+	return func(c *searchindex.Config, _ *search.Config) { f(c) }
+}
+
 // WithSearch adjusts the search service's configuration.
 func WithSearch(f func(*search.Config)) Option {
 	return func(_ *searchindex.Config, c *search.Config) { f(c) }
@@ -55,7 +60,7 @@ func New(t testing.TB, db *postgres.DB, opts ...Option) *Env {
 	}
 	emb := indexer.NewHashEmbedder(Dims)
 	icfg := searchindex.Config{Dir: t.TempDir(), DB: db, PollInterval: 20 * time.Millisecond, ReportInterval: -1,
-		Logger: testLogger()}
+		CheckInterval: 50 * time.Millisecond, Logger: testLogger()}
 	scfg := search.Config{DB: db, Embedder: emb}
 	for _, o := range opts {
 		o(&icfg, &scfg)
