@@ -41,7 +41,8 @@ type VectorQuery struct {
 	Filter   DocumentFilter
 	// Strategy picks the plan: VectorExact scans the workspace's chunks (through the
 	// workspace index) and ranks them all; VectorHNSW walks the HNSW index with iterative
-	// scanning. HNSW may return fewer rows than exist when filters are selective; callers
+	// scanning (sorting is switched off for that statement: the index is then the only plan
+	// that yields rows in distance order, so the planner cannot prefer the B-tree). HNSW may return fewer rows than exist when filters are selective; callers
 	// fall back to exact then (see NearestChunks).
 	Strategy string
 	// EfSearch is the HNSW candidate list size (VectorHNSW only; default 100).
@@ -128,7 +129,10 @@ func (db *DB) NearestChunks(ctx context.Context, workspaceID int64, q VectorQuer
 	run := func(ctx context.Context, qr interface {
 		Query(context.Context, string, ...any) (pgx.Rows, error)
 	}) error {
-		rows, err := qr.Query(ctx, stmt, args...)
+		// Planned afresh with the actual values every time: a cached generic plan guesses
+		// that the workspace holds a typical share of the table, and for the exact
+		// strategy that guess picks a sequential scan of every workspace's vectors.
+		rows, err := qr.Query(ctx, stmt, append([]any{pgx.QueryExecModeExec}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -149,7 +153,7 @@ func (db *DB) NearestChunks(ctx context.Context, workspaceID int64, q VectorQuer
 			ef = 100
 		}
 		err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_seqscan = off`, ef)); err != nil {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_sort = off`, ef)); err != nil {
 				return err
 			}
 			return run(ctx, tx)
@@ -175,7 +179,7 @@ func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q Vec
 		}
 		setup := "SET LOCAL plan_cache_mode = " + mode
 		if q.Strategy == VectorHNSW {
-			setup += "; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_seqscan = off"
+			setup += "; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_sort = off"
 		}
 		if _, err := tx.Exec(ctx, setup); err != nil {
 			return err
@@ -183,11 +187,18 @@ func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q Vec
 		if _, err := tx.Exec(ctx, "PREPARE nearest_explain AS "+stmt); err != nil {
 			return err
 		}
-		placeholders := make([]string, len(args))
-		for i := range args {
-			placeholders[i] = "$" + strconv.Itoa(i+1)
+		// Prepared statements outlive transactions: drop it from the pooled session.
+		defer tx.Exec(context.WithoutCancel(ctx), "DEALLOCATE nearest_explain") //nolint:errcheck
+		// EXECUTE takes no bind parameters: the arguments go in as literals.
+		lits := make([]string, len(args))
+		for i, a := range args {
+			lit, err := sqlLiteral(a)
+			if err != nil {
+				return err
+			}
+			lits[i] = lit
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE nearest_explain("+strings.Join(placeholders, ", ")+")", args...)
+		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE nearest_explain("+strings.Join(lits, ", ")+")")
 		if err != nil {
 			return err
 		}
@@ -199,6 +210,34 @@ func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q Vec
 		return "", fmt.Errorf("explain nearest chunks: %w", err)
 	}
 	return strings.Join(plan, "\n"), nil
+}
+
+// sqlLiteral renders the argument types of the nearest-chunks statement as SQL literals.
+func sqlLiteral(v any) (string, error) {
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case string:
+		return quote(x), nil
+	case pgvector.Vector:
+		parts := make([]string, len(x.Slice()))
+		for i, f := range x.Slice() {
+			parts[i] = strconv.FormatFloat(float64(f), 'g', -1, 32)
+		}
+		return quote("["+strings.Join(parts, ",")+"]") + "::vector", nil
+	case []int64:
+		parts := make([]string, len(x))
+		for i, id := range x {
+			parts[i] = strconv.FormatInt(id, 10)
+		}
+		return "ARRAY[" + strings.Join(parts, ",") + "]::bigint[]", nil
+	case time.Time:
+		return quote(x.UTC().Format(time.RFC3339Nano)) + "::timestamptz", nil
+	}
+	return "", fmt.Errorf("no SQL literal for %T", v)
 }
 
 // VectorIndexName is the name of the partial HNSW index for vectors of dims dimensions.
