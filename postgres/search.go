@@ -41,8 +41,7 @@ type VectorQuery struct {
 	Filter   DocumentFilter
 	// Strategy picks the plan: VectorExact scans the workspace's chunks (through the
 	// workspace index) and ranks them all; VectorHNSW walks the HNSW index with iterative
-	// scanning (sorting is switched off for that statement: the index is then the only plan
-	// that yields rows in distance order, so the planner cannot prefer the B-tree). HNSW may return fewer rows than exist when filters are selective; callers
+	// scanning (see vectorSettings). HNSW may return fewer rows than exist when filters are selective; callers
 	// fall back to exact then (see NearestChunks).
 	Strategy string
 	// EfSearch is the HNSW candidate list size (VectorHNSW only; default 100).
@@ -117,8 +116,9 @@ func vectorSQL(workspaceID int64, q *VectorQuery) (string, []any) {
 }
 
 // NearestChunks returns the workspace's chunks nearest to q.Vector by cosine distance,
-// nearest first. With VectorHNSW it runs in a transaction that turns on pgvector's iterative
-// index scan, so that rows of other workspaces do not starve the result.
+// nearest first. It runs in a read-only transaction with the settings of vectorSettings;
+// with VectorHNSW these turn on pgvector's iterative index scan, so that rows of other
+// workspaces do not starve the result.
 func (db *DB) NearestChunks(ctx context.Context, workspaceID int64, q VectorQuery) ([]ChunkNeighbor, error) {
 	dims := len(q.Vector)
 	if dims == 0 || dims > 16000 {
@@ -146,30 +146,41 @@ func (db *DB) NearestChunks(ctx context.Context, workspaceID int64, q VectorQuer
 		}
 		return rows.Err()
 	}
-	var err error
-	if q.Strategy == VectorHNSW {
-		ef := q.EfSearch
-		if ef <= 0 {
-			ef = 100
+	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, vectorSettings(&q)); err != nil {
+			return err
 		}
-		err = pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_sort = off`, ef)); err != nil {
-				return err
-			}
-			return run(ctx, tx)
-		})
-	} else {
-		err = run(ctx, db.Pool)
-	}
+		return run(ctx, tx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("nearest chunks: %w", unavailable(err))
 	}
 	return out, nil
 }
 
-// ExplainNearestChunks returns the plan of the nearest-chunks statement as a cached,
-// generic plan would run it (every parameter unknown), for tests and diagnosis.
-func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q VectorQuery, generic bool) (string, error) {
+// vectorSettings are the planner settings a nearest-chunks statement runs with, local to its
+// transaction. Vector plans look expensive to the planner, which then turns on JIT
+// compilation (some 60 ms per query) and parallel workers (worse than useless on a loaded
+// machine for a few milliseconds of work); both are switched off. The exact strategy reads
+// the workspace's rows through the workspace index, never a full scan; the HNSW strategy
+// walks the index with iterative scanning, sorting switched off so that the index is the
+// only plan that yields rows in distance order.
+func vectorSettings(q *VectorQuery) string {
+	set := "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0; "
+	if q.Strategy == VectorHNSW {
+		ef := q.EfSearch
+		if ef <= 0 {
+			ef = 100
+		}
+		return set + fmt.Sprintf("SET LOCAL hnsw.ef_search = %d; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_sort = off", ef)
+	}
+	return set + "SET LOCAL enable_seqscan = off"
+}
+
+// ExplainNearestChunks returns the plan of the nearest-chunks statement, as planned for its
+// values or, with generic, as a cached generic plan would run it (every parameter unknown),
+// for tests and diagnosis. options are EXPLAIN options such as "ANALYZE, BUFFERS".
+func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q VectorQuery, generic bool, options ...string) (string, error) {
 	stmt, args := vectorSQL(workspaceID, &q)
 	var plan []string
 	err := pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -177,11 +188,7 @@ func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q Vec
 		if generic {
 			mode = "force_generic_plan"
 		}
-		setup := "SET LOCAL plan_cache_mode = " + mode
-		if q.Strategy == VectorHNSW {
-			setup += "; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL enable_sort = off"
-		}
-		if _, err := tx.Exec(ctx, setup); err != nil {
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode+"; "+vectorSettings(&q)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "PREPARE nearest_explain AS "+stmt); err != nil {
@@ -198,7 +205,11 @@ func (db *DB) ExplainNearestChunks(ctx context.Context, workspaceID int64, q Vec
 			}
 			lits[i] = lit
 		}
-		rows, err := tx.Query(ctx, "EXPLAIN EXECUTE nearest_explain("+strings.Join(lits, ", ")+")")
+		explain := "EXPLAIN"
+		if len(options) > 0 {
+			explain += " (" + strings.Join(options, ", ") + ")"
+		}
+		rows, err := tx.Query(ctx, explain+" EXECUTE nearest_explain("+strings.Join(lits, ", ")+")")
 		if err != nil {
 			return err
 		}

@@ -73,6 +73,18 @@ func TestVectorStrategyLatency(t *testing.T) {
 		slices.Sort(lat)
 		return lat[len(lat)/2], ids
 	}
+	var sb string
+	require.NoError(t, db.Pool.QueryRow(ctx, "SHOW shared_buffers").Scan(&sb))
+	t.Logf("shared_buffers %s", sb)
+	if os.Getenv("NUBIQ_VECTOR_BENCH_PLANS") != "" {
+		for _, n := range []int{1000, 20000, 50000} {
+			for _, st := range []string{postgres.VectorExact, postgres.VectorHNSW} {
+				plan, err := db.ExplainNearestChunks(ctx, ws[n], postgres.VectorQuery{Embedder: "hash", Vector: queries[0], Limit: 50, Strategy: st, EfSearch: 100}, false, "ANALYZE", "BUFFERS")
+				require.NoError(t, err)
+				t.Logf("%d chunks, %s:\n%s", n, st, plan)
+			}
+		}
+	}
 	t.Logf("%-8s %-12s %-12s %-12s %s", "chunks", "exact p50", "hnsw40 p50", "hnsw100 p50", "hnsw100 recall@10")
 	for _, n := range sizes {
 		measure(ws[n], postgres.VectorExact, 0) // warm the cache
