@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -108,6 +109,7 @@ type Set struct {
 	Documents     *Index
 	Conversations *Index
 	Contacts      *Index
+	lock          *os.File
 }
 
 // Open opens (or prepares to rebuild) every index under cfg.Dir. It does not wait for
@@ -120,21 +122,50 @@ func Open(cfg Config) (*Set, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("searchindex: Config.DB is required")
 	}
-	s := &Set{}
-	var err error
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{lock: lock}
 	if s.Documents, err = openIndex(cfg, documentsSpec); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if s.Conversations, err = openIndex(cfg, conversationsSpec); err != nil {
 		s.Documents.Close()
+		lock.Close()
 		return nil, err
 	}
 	if s.Contacts, err = openIndex(cfg, contactsSpec); err != nil {
 		s.Documents.Close()
 		s.Conversations.Close()
+		lock.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// ErrLocked: another Set, in this process or another, holds the index directory. Each index
+// has exactly one writer.
+var ErrLocked = errors.New("search index directory is in use")
+
+// lockDir takes an exclusive lock on dir, or fails at once if someone else holds it.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open search indexes: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open search indexes: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (another nubiq process on the same data directory?)", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("lock search indexes: %w", err)
+	}
+	return f, nil
 }
 
 // All returns the indexes in a fixed order.
@@ -169,6 +200,10 @@ func (s *Set) Close() error {
 	var errs []error
 	for _, ix := range s.All() {
 		errs = append(errs, ix.Close())
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the lock
+		s.lock = nil
 	}
 	return errors.Join(errs...)
 }

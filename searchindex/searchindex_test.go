@@ -342,3 +342,15 @@ func TestChangesAndStatistics(t *testing.T) {
 	require.Equal(t, rebuilt.FieldDocs, incremental.FieldDocs)
 	require.Equal(t, int64(2), rebuilt.FieldDocs[searchindex.DocFieldAll])
 }
+
+// One writer per index: a second Set on the same directory is refused, not blocked.
+func TestOneWriterPerDirectory(t *testing.T) {
+	db := pgtest.NewDB(t)
+	env := searchtest.New(t, db)
+	_, err := searchindex.Open(searchindex.Config{Dir: env.Dir, DB: db})
+	require.ErrorIs(t, err, searchindex.ErrLocked)
+	env.Stop()
+	s, err := searchindex.Open(searchindex.Config{Dir: env.Dir, DB: db})
+	require.NoError(t, err, "free again once closed")
+	require.NoError(t, s.Close())
+}
