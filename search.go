@@ -61,45 +61,28 @@ type DocumentHit struct {
 	FoundBy []string `json:"found_by"`
 }
 
-// ConversationSearch is a full-text query over conversations.
+// ConversationSearch is a full-text query over conversations, with the filters of
+// conversations.list (Filter.Limit and Filter.After are not used).
 type ConversationSearch struct {
 	Query string
 	Limit int
 	// IncludePrivate lets private notes match and appear as snippets.
-	IncludePrivate   bool
-	Status           string
-	Priority         string
-	ChannelID        int64
-	ContactID        int64
-	AssigneeMemberID int64
-	AssigneeTeamID   int64
-	Unassigned       bool
-	Tag              string
-	Created          TimeRange
-	Updated          TimeRange
+	IncludePrivate bool
+	Filter         ConversationFilter
 }
 
 // ConversationSearchResult is what conversations.search returns.
 type ConversationSearchResult struct {
-	Results         []ConversationHit `json:"results"`
-	IndexRebuilding bool              `json:"index_rebuilding"`
+	Results []ConversationHit `json:"results"`
+	// IndexRebuilding is true while this node's conversation index is being rebuilt from
+	// the database: results may be incomplete until it is false again.
+	IndexRebuilding bool `json:"index_rebuilding"`
 }
 
 // ConversationHit is a conversation found by conversations.search.
 type ConversationHit struct {
-	ID               int64      `json:"id"`
-	Subject          string     `json:"subject"`
-	Status           string     `json:"status"`
-	Priority         string     `json:"priority"`
-	ChannelID        *int64     `json:"channel_id"`
-	ContactID        *int64     `json:"contact_id"`
-	AssigneeMemberID *int64     `json:"assignee_member_id"`
-	AssigneeTeamID   *int64     `json:"assignee_team_id"`
-	Tags             []string   `json:"tags"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
-	LastMessageAt    *time.Time `json:"last_message_at"`
-	Score            float64    `json:"score"`
+	Conversation Conversation `json:"conversation"`
+	Score        float64      `json:"score"`
 	// SubjectSnippet is the subject with matched words marked, when the subject matched.
 	SubjectSnippet string `json:"subject_snippet,omitempty"`
 	// Matches are the best-matching messages, best first (at most three).

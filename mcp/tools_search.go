@@ -30,12 +30,11 @@ func searchTools(d *Deps) []*Tool {
 			d.documentsSearch).Enum("mode", nubiq.SearchModes...),
 		NewTool(ToolSpec{Name: "conversations.search", Title: "Search conversations", Scope: nubiq.ScopeConversationsRead, ReadOnly: true,
 			Description: "Full-text search across conversation messages and subjects (and conversation metadata), with the " +
-				"filters of conversations.list: status, priority, channel, contact, assignee agent or team, unassigned, tag, " +
-				"created and updated ranges. Returns conversations ranked by relevance, each with up to three matching " +
+				"filters of conversations.list: status, channel, assignee (agent, team or unassigned), contact, tag, priority and " +
+				"created/updated time ranges. Returns conversations ranked by relevance, each with up to three matching " +
 				"message snippets (matched words marked **like this**). Private notes are searched only with " +
 				"include_private=true, which needs a key with conversations:write."},
-			d.conversationsSearch).Enum("status", "open", "pending", "snoozed", "resolved", "closed").
-			Enum("priority", "low", "normal", "high", "urgent"),
+			d.conversationsSearch).Enum("status", nubiq.ConversationStatuses...).Enum("priority", nubiq.Priorities...),
 		NewTool(ToolSpec{Name: "contacts.search", Title: "Search contacts", Scope: nubiq.ScopeContactsRead, ReadOnly: true,
 			Description: "Find contacts by email (an exact address, or a domain written @example.com), phone (any format; " +
 				"matches with or without country code), name (tolerant to case, accents and small typos), company or custom " +
@@ -92,21 +91,19 @@ func (d *Deps) documentsSearch(ctx context.Context, in documentsSearchIn) (*nubi
 }
 
 type conversationsSearchIn struct {
-	Query            string `json:"query" jsonschema:"words to find in message bodies, subjects and conversation metadata"`
-	Limit            int    `json:"limit,omitempty" jsonschema:"number of conversations, 1 to 50 (default 10)"`
-	IncludePrivate   bool   `json:"include_private,omitempty" jsonschema:"also search private notes (needs conversations:write)"`
-	Status           string `json:"status,omitempty" jsonschema:"only conversations with this status"`
-	Priority         string `json:"priority,omitempty" jsonschema:"only conversations with this priority"`
-	ChannelID        int64  `json:"channel_id,omitempty" jsonschema:"only conversations on this channel"`
-	ContactID        int64  `json:"contact_id,omitempty" jsonschema:"only conversations with this contact"`
-	AssigneeMemberID int64  `json:"assignee_member_id,omitempty" jsonschema:"only conversations assigned to this agent"`
-	AssigneeTeamID   int64  `json:"assignee_team_id,omitempty" jsonschema:"only conversations assigned to this team"`
-	Unassigned       bool   `json:"unassigned,omitempty" jsonschema:"only conversations assigned to no agent and no team"`
-	Tag              string `json:"tag,omitempty" jsonschema:"only conversations with this tag"`
-	CreatedFrom      string `json:"created_from,omitempty" jsonschema:"only conversations created at or after this RFC 3339 time"`
-	CreatedTo        string `json:"created_to,omitempty" jsonschema:"only conversations created before this RFC 3339 time"`
-	UpdatedFrom      string `json:"updated_from,omitempty" jsonschema:"only conversations updated at or after this RFC 3339 time"`
-	UpdatedTo        string `json:"updated_to,omitempty" jsonschema:"only conversations updated before this RFC 3339 time"`
+	Query          string `json:"query" jsonschema:"words to find in message bodies, subjects and conversation metadata"`
+	Limit          int    `json:"limit,omitempty" jsonschema:"number of conversations, 1 to 50; default 10"`
+	IncludePrivate bool   `json:"include_private,omitempty" jsonschema:"also search private notes (needs a key with conversations:write)"`
+	Status         string `json:"status,omitempty" jsonschema:"only conversations in this status"`
+	ChannelID      int64  `json:"channel_id,omitempty" jsonschema:"only conversations that came in through this channel id"`
+	Assignee       string `json:"assignee,omitempty" jsonschema:"only conversations with this assignee: member:<member id>, team:<team id>, or unassigned (neither member nor team)"`
+	ContactID      int64  `json:"contact_id,omitempty" jsonschema:"only conversations with this contact id"`
+	Tag            string `json:"tag,omitempty" jsonschema:"only conversations carrying this tag (case-insensitive)"`
+	Priority       string `json:"priority,omitempty" jsonschema:"only conversations with this priority"`
+	CreatedAfter   string `json:"created_after,omitempty" jsonschema:"RFC 3339 time; only conversations created at or after it"`
+	CreatedBefore  string `json:"created_before,omitempty" jsonschema:"RFC 3339 time; only conversations created before it"`
+	UpdatedAfter   string `json:"updated_after,omitempty" jsonschema:"RFC 3339 time; only conversations updated at or after it"`
+	UpdatedBefore  string `json:"updated_before,omitempty" jsonschema:"RFC 3339 time; only conversations updated before it"`
 }
 
 func (d *Deps) conversationsSearch(ctx context.Context, in conversationsSearchIn) (*nubiq.ConversationSearchResult, error) {
@@ -120,18 +117,19 @@ func (d *Deps) conversationsSearch(ctx context.Context, in conversationsSearchIn
 	if in.IncludePrivate && !caller.Has(nubiq.ScopeConversationsWrite) {
 		return nil, nubiq.Errorf(nubiq.ECodeForbidden, "include_private needs a key with scope %s; this key may search public messages only", nubiq.ScopeConversationsWrite)
 	}
-	created, err := nubiq.ParseTimeRange("created_from", in.CreatedFrom, "created_to", in.CreatedTo)
-	if err != nil {
+	f := nubiq.ConversationFilter{Status: in.Status, Priority: in.Priority, ChannelID: in.ChannelID, ContactID: in.ContactID, Tag: in.Tag}
+	var err error
+	if f.Assignee, err = nubiq.ParseAssigneeFilter("assignee", in.Assignee); err != nil {
 		return nil, err
 	}
-	updated, err := nubiq.ParseTimeRange("updated_from", in.UpdatedFrom, "updated_to", in.UpdatedTo)
-	if err != nil {
+	if f.Created, err = nubiq.ParseTimeRange("created_after", in.CreatedAfter, "created_before", in.CreatedBefore); err != nil {
+		return nil, err
+	}
+	if f.Updated, err = nubiq.ParseTimeRange("updated_after", in.UpdatedAfter, "updated_before", in.UpdatedBefore); err != nil {
 		return nil, err
 	}
 	return d.Search.Conversations(ctx, caller.WorkspaceID, nubiq.ConversationSearch{
-		Query: in.Query, Limit: in.Limit, IncludePrivate: in.IncludePrivate, Status: in.Status, Priority: in.Priority,
-		ChannelID: in.ChannelID, ContactID: in.ContactID, AssigneeMemberID: in.AssigneeMemberID, AssigneeTeamID: in.AssigneeTeamID,
-		Unassigned: in.Unassigned, Tag: in.Tag, Created: created, Updated: updated,
+		Query: in.Query, Limit: in.Limit, IncludePrivate: in.IncludePrivate, Filter: f,
 	})
 }
 

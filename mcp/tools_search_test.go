@@ -1,6 +1,7 @@
 package mcp_test
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -128,6 +129,7 @@ func TestConversationsSearchTool(t *testing.T) {
 	require.Len(t, out.Results, 1)
 	require.Len(t, out.Results[0].Matches, 1, "the private note is left out")
 	require.Equal(t, "**Password** trouble", out.Results[0].SubjectSnippet)
+	require.Equal(t, "Password trouble", out.Results[0].Conversation.Subject)
 
 	e := mcptest.MustFail(t, read, "conversations.search", map[string]any{"query": "bug", "include_private": true}, nubiq.ECodeForbidden)
 	require.Contains(t, e.Message, "conversations:write")
@@ -139,8 +141,10 @@ func TestConversationsSearchTool(t *testing.T) {
 
 	for args, field := range map[string]string{
 		`{"query": "x", "status": "done"}`:          "status",
-		`{"query": "x", "created_from": "monday"}`:  "created_from",
-		`{"query": "x", "assignee_member_id": "7"}`: "assignee_member_id",
+		`{"query": "x", "created_after": "monday"}`: "created_after",
+		`{"query": "x", "assignee": "member:x"}`:    "assignee",
+		`{"query": "x", "channel_id": "7"}`:         "channel_id",
+		`{"query": "x", "tag": " "}`:                "tag",
 	} {
 		e := mcptest.MustFail(t, read, "conversations.search", json.RawMessage(args), nubiq.ECodeInvalid)
 		require.Equal(t, field, e.Field, args)
@@ -180,4 +184,28 @@ func TestSearchToolsWithoutSearch(t *testing.T) {
 	} {
 		mcptest.MustFail(t, cs, tool, args, nubiq.ECodeUnavailable)
 	}
+}
+
+// The domain's own write paths feed the index: a conversation created by the store and a
+// reply sent through conversations.reply become searchable, and a status change reaches the
+// filters.
+func TestConversationWritesReachSearch(t *testing.T) {
+	s := newSearchEnv(t)
+	ctx := context.Background()
+	c, err := s.node.DB.CreateConversation(ctx, s.ws, nubiq.NewConversation{Subject: "Damaged parcel"})
+	require.NoError(t, err)
+	_, err = s.node.DB.AddMessage(ctx, s.ws, c.ID, nubiq.NewMessage{AuthorType: nubiq.AuthorContact, Body: "The box arrived crushed."})
+	require.NoError(t, err)
+	cs := s.mcp.Client(t, s.mcp.Key(t, s.ws, nubiq.ScopeConversationsRead, nubiq.ScopeConversationsWrite))
+	mcptest.MustCall(t, cs, "conversations.reply", map[string]any{"id": c.ID, "body": "We are sending a replacement courier today."}, nil)
+	mcptest.MustCall(t, cs, "conversations.update_status", map[string]any{"id": c.ID, "status": "resolved"}, nil)
+	s.node.Sync(t)
+
+	var out nubiq.ConversationSearchResult
+	mcptest.MustCall(t, cs, "conversations.search", map[string]any{"query": "courier replacement", "status": "resolved"}, &out)
+	require.Len(t, out.Results, 1)
+	require.Equal(t, c.ID, out.Results[0].Conversation.ID)
+	require.Equal(t, "agent", out.Results[0].Matches[0].AuthorType)
+	mcptest.MustCall(t, cs, "conversations.search", map[string]any{"query": "crushed", "status": "open"}, &out)
+	require.Empty(t, out.Results)
 }

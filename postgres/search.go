@@ -413,48 +413,24 @@ func (db *DB) FetchDocument(ctx context.Context, workspaceID, id int64) (*Fetche
 	return &d, nil
 }
 
-// SearchConversation is a conversation as a search result shows it.
-type SearchConversation struct {
-	ID               int64
-	Subject          string
-	Status           string
-	Priority         string
-	ChannelID        *int64
-	ContactID        *int64
-	AssigneeMemberID *int64
-	AssigneeTeamID   *int64
-	Tags             []string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	LastMessageAt    *time.Time
-}
-
-// SearchConversations loads the workspace's conversations with the given ids.
-func (db *DB) SearchConversations(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchConversation, error) {
-	rows, err := db.Pool.Query(ctx, `
-		SELECT id, subject, status, priority, channel_id, contact_id, assignee_member_id, assignee_team_id,
-		       tags, created_at, updated_at, last_message_at
-		FROM conversations WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, workspaceID, ids)
+// ConversationsByID loads the workspace's conversations with the given ids, as
+// conversations.list shows them; ids of other workspaces and deleted ones are left out.
+func (db *DB) ConversationsByID(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*nubiq.Conversation, error) {
+	rows, err := db.Pool.Query(ctx, conversationSelect+` WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])`, workspaceID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("load search conversations: %w", unavailable(err))
+		return nil, fmt.Errorf("load conversations: %w", unavailable(err))
 	}
 	defer rows.Close()
-	out := map[int64]*SearchConversation{}
+	out := map[int64]*nubiq.Conversation{}
 	for rows.Next() {
-		var c SearchConversation
-		if err := rows.Scan(&c.ID, &c.Subject, &c.Status, &c.Priority, &c.ChannelID, &c.ContactID, &c.AssigneeMemberID,
-			&c.AssigneeTeamID, &c.Tags, &c.CreatedAt, &c.UpdatedAt, &c.LastMessageAt); err != nil {
-			return nil, fmt.Errorf("load search conversations: %w", err)
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load conversations: %w", err)
 		}
-		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-		if c.LastMessageAt != nil {
-			t := c.LastMessageAt.UTC()
-			c.LastMessageAt = &t
-		}
-		out[c.ID] = &c
+		out[c.ID] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load search conversations: %w", err)
+		return nil, fmt.Errorf("load conversations: %w", err)
 	}
 	return out, nil
 }

@@ -12,14 +12,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/nubiq/hub"
-	"github.com/nubiq/hub/postgres"
 	"github.com/nubiq/hub/searchindex"
-)
-
-// Conversation statuses and priorities, as the schema allows them.
-var (
-	ConversationStatuses   = []string{"open", "pending", "snoozed", "resolved", "closed"}
-	ConversationPriorities = []string{"low", "normal", "high", "urgent"}
 )
 
 // Conversation search limits.
@@ -56,6 +49,7 @@ func (s *Service) Conversations(ctx context.Context, workspaceID int64, p nubiq.
 		match(searchindex.ConvFieldBody, 1), match(searchindex.ConvFieldSubject, subjectBoost), match(searchindex.ConvFieldMeta, metadataBoost),
 	})
 	q := query.NewConjunctionQuery(append(conversationFilters(workspaceID, &p), text))
+	f := &p.Filter
 	req := bleve.NewSearchRequestOptions(q, conversationDepth, 0, false)
 	req.Fields = []string{searchindex.ConvFieldConversation}
 	req.SortBy([]string{"-_score", "_id"})
@@ -115,7 +109,7 @@ func (s *Service) Conversations(ctx context.Context, workspaceID int64, p nubiq.
 			msgIDs = append(msgIDs, h.ChunkID)
 		}
 	}
-	convs, err := s.cfg.DB.SearchConversations(ctx, workspaceID, convIDs)
+	convs, err := s.cfg.DB.ConversationsByID(ctx, workspaceID, convIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -132,18 +126,10 @@ func (s *Service) Conversations(ctx context.Context, workspaceID int64, p nubiq.
 			break
 		}
 		row := convs[c.id]
-		if row == nil || !conversationPasses(row, &p) {
+		if row == nil || !conversationPasses(row, f) {
 			continue // gone, or changed since this node indexed it
 		}
-		hit := nubiq.ConversationHit{
-			ID: row.ID, Subject: row.Subject, Status: row.Status, Priority: row.Priority, ChannelID: row.ChannelID,
-			ContactID: row.ContactID, AssigneeMemberID: row.AssigneeMemberID, AssigneeTeamID: row.AssigneeTeamID,
-			Tags: row.Tags, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, LastMessageAt: row.LastMessageAt,
-			Score: c.score, Matches: []nubiq.MessageMatch{},
-		}
-		if hit.Tags == nil {
-			hit.Tags = []string{}
-		}
+		hit := nubiq.ConversationHit{Conversation: *row, Score: c.score, Matches: []nubiq.MessageMatch{}}
 		if c.subject {
 			hit.SubjectSnippet = Snippet(m, searchindex.AnalyzerDefault, row.Subject, termSet, 500)
 		}
@@ -184,83 +170,100 @@ func validateConversationSearch(p *nubiq.ConversationSearch) error {
 	case p.Limit < 1 || p.Limit > MaxConversationLimit:
 		return nubiq.Invalidf("limit", "must be between 1 and %d, got %d", MaxConversationLimit, p.Limit)
 	}
-	if p.Status != "" && !slices.Contains(ConversationStatuses, p.Status) {
-		return nubiq.Invalidf("status", "must be one of %s, got %q", strings.Join(ConversationStatuses, ", "), p.Status)
+	f := &p.Filter
+	if err := nubiq.CheckEnum("status", f.Status, nubiq.ConversationStatuses); err != nil {
+		return err
 	}
-	if p.Priority != "" && !slices.Contains(ConversationPriorities, p.Priority) {
-		return nubiq.Invalidf("priority", "must be one of %s, got %q", strings.Join(ConversationPriorities, ", "), p.Priority)
+	if err := nubiq.CheckEnum("priority", f.Priority, nubiq.Priorities); err != nil {
+		return err
 	}
-	for field, v := range map[string]int64{"channel_id": p.ChannelID, "contact_id": p.ContactID, "assignee_member_id": p.AssigneeMemberID, "assignee_team_id": p.AssigneeTeamID} {
-		if v < 0 {
-			return nubiq.Invalidf(field, "must be a positive id, got %d", v)
+	if f.ChannelID != 0 {
+		if err := nubiq.CheckID("channel_id", f.ChannelID); err != nil {
+			return err
 		}
 	}
-	if p.Unassigned && (p.AssigneeMemberID != 0 || p.AssigneeTeamID != 0) {
-		return nubiq.Invalidf("unassigned", "cannot be combined with assignee_member_id or assignee_team_id")
+	if f.ContactID != 0 {
+		if err := nubiq.CheckID("contact_id", f.ContactID); err != nil {
+			return err
+		}
+	}
+	if f.Tag != "" {
+		t, err := nubiq.NormalizeTag("tag", f.Tag)
+		if err != nil {
+			return err
+		}
+		f.Tag = t
 	}
 	return nil
 }
 
 func conversationFilters(workspaceID int64, p *nubiq.ConversationSearch) []query.Query {
 	id := func(v int64) string { return strconv.FormatInt(v, 10) }
+	f := &p.Filter
 	clauses := []query.Query{term(searchindex.ConvFieldWorkspace, id(workspaceID))}
 	if !p.IncludePrivate {
 		clauses = append(clauses, term(searchindex.ConvFieldPrivate, "false"))
 	}
-	if p.Status != "" {
-		clauses = append(clauses, term(searchindex.ConvFieldStatus, p.Status))
+	if f.Status != "" {
+		clauses = append(clauses, term(searchindex.ConvFieldStatus, f.Status))
 	}
-	if p.Priority != "" {
-		clauses = append(clauses, term(searchindex.ConvFieldPriority, p.Priority))
+	if f.Priority != "" {
+		clauses = append(clauses, term(searchindex.ConvFieldPriority, f.Priority))
 	}
-	if p.ChannelID != 0 {
-		clauses = append(clauses, term(searchindex.ConvFieldChannel, id(p.ChannelID)))
+	if f.ChannelID != 0 {
+		clauses = append(clauses, term(searchindex.ConvFieldChannel, id(f.ChannelID)))
 	}
-	if p.ContactID != 0 {
-		clauses = append(clauses, term(searchindex.ConvFieldContact, id(p.ContactID)))
+	if f.ContactID != 0 {
+		clauses = append(clauses, term(searchindex.ConvFieldContact, id(f.ContactID)))
 	}
-	if p.AssigneeMemberID != 0 {
-		clauses = append(clauses, term(searchindex.ConvFieldMember, id(p.AssigneeMemberID)))
-	}
-	if p.AssigneeTeamID != 0 {
-		clauses = append(clauses, term(searchindex.ConvFieldTeam, id(p.AssigneeTeamID)))
-	}
-	if p.Unassigned {
+	switch f.Assignee.Kind {
+	case nubiq.AssigneeMember:
+		clauses = append(clauses, term(searchindex.ConvFieldMember, id(f.Assignee.ID)))
+	case nubiq.AssigneeTeam:
+		clauses = append(clauses, term(searchindex.ConvFieldTeam, id(f.Assignee.ID)))
+	case nubiq.AssigneeUnassigned:
 		clauses = append(clauses, term(searchindex.ConvFieldMember, "0"), term(searchindex.ConvFieldTeam, "0"))
 	}
-	if p.Tag != "" {
-		clauses = append(clauses, term(searchindex.ConvFieldTag, p.Tag))
+	if f.Tag != "" {
+		clauses = append(clauses, term(searchindex.ConvFieldTag, f.Tag))
 	}
-	if r := dateRange(searchindex.ConvFieldCreated, p.Created); r != nil {
+	if r := dateRange(searchindex.ConvFieldCreated, f.Created); r != nil {
 		clauses = append(clauses, r)
 	}
-	if r := dateRange(searchindex.ConvFieldUpdated, p.Updated); r != nil {
+	if r := dateRange(searchindex.ConvFieldUpdated, f.Updated); r != nil {
 		clauses = append(clauses, r)
 	}
 	return clauses
 }
 
 // conversationPasses re-checks the filters on the conversation as the database has it now.
-func conversationPasses(c *postgres.SearchConversation, p *nubiq.ConversationSearch) bool {
-	val := func(v *int64) int64 {
-		if v == nil {
-			return 0
-		}
-		return *v
+func conversationPasses(c *nubiq.Conversation, f *nubiq.ConversationFilter) bool {
+	var channel, contact, member, team int64
+	if c.Channel != nil {
+		channel = c.Channel.ID
+	}
+	if c.Contact != nil {
+		contact = c.Contact.ID
+	}
+	if c.AssigneeMember != nil {
+		member = c.AssigneeMember.ID
+	}
+	if c.AssigneeTeam != nil {
+		team = c.AssigneeTeam.ID
 	}
 	switch {
-	case p.Status != "" && c.Status != p.Status,
-		p.Priority != "" && c.Priority != p.Priority,
-		p.ChannelID != 0 && val(c.ChannelID) != p.ChannelID,
-		p.ContactID != 0 && val(c.ContactID) != p.ContactID,
-		p.AssigneeMemberID != 0 && val(c.AssigneeMemberID) != p.AssigneeMemberID,
-		p.AssigneeTeamID != 0 && val(c.AssigneeTeamID) != p.AssigneeTeamID,
-		p.Unassigned && (c.AssigneeMemberID != nil || c.AssigneeTeamID != nil),
-		p.Tag != "" && !slices.Contains(c.Tags, p.Tag),
-		!p.Created.From.IsZero() && c.CreatedAt.Before(p.Created.From),
-		!p.Created.To.IsZero() && !c.CreatedAt.Before(p.Created.To),
-		!p.Updated.From.IsZero() && c.UpdatedAt.Before(p.Updated.From),
-		!p.Updated.To.IsZero() && !c.UpdatedAt.Before(p.Updated.To):
+	case f.Status != "" && c.Status != f.Status,
+		f.Priority != "" && c.Priority != f.Priority,
+		f.ChannelID != 0 && channel != f.ChannelID,
+		f.ContactID != 0 && contact != f.ContactID,
+		f.Assignee.Kind == nubiq.AssigneeMember && member != f.Assignee.ID,
+		f.Assignee.Kind == nubiq.AssigneeTeam && team != f.Assignee.ID,
+		f.Assignee.Kind == nubiq.AssigneeUnassigned && (member != 0 || team != 0),
+		f.Tag != "" && !slices.Contains(c.Tags, f.Tag),
+		!f.Created.From.IsZero() && c.CreatedAt.Before(f.Created.From),
+		!f.Created.To.IsZero() && !c.CreatedAt.Before(f.Created.To),
+		!f.Updated.From.IsZero() && c.UpdatedAt.Before(f.Updated.From),
+		!f.Updated.To.IsZero() && !c.UpdatedAt.Before(f.Updated.To):
 		return false
 	}
 	return true

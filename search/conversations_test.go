@@ -14,7 +14,7 @@ import (
 func convIDs(res *nubiq.ConversationSearchResult) []int64 {
 	var ids []int64
 	for _, c := range res.Results {
-		ids = append(ids, c.ID)
+		ids = append(ids, c.Conversation.ID)
 	}
 	return ids
 }
@@ -67,10 +67,10 @@ func TestConversationSearch(t *testing.T) {
 			require.False(t, m.Private)
 			require.Contains(t, m.Snippet, "**refund**")
 		}
-		require.Equal(t, "high", top.Priority)
-		require.Equal(t, []string{"billing"}, top.Tags)
-		require.Equal(t, email, *top.ChannelID)
-		require.Equal(t, agent, *top.AssigneeMemberID)
+		require.Equal(t, "high", top.Conversation.Priority)
+		require.Equal(t, []string{"billing"}, top.Conversation.Tags)
+		require.Equal(t, email, top.Conversation.Channel.ID)
+		require.Equal(t, agent, top.Conversation.AssigneeMember.ID)
 	})
 	t.Run("private notes only when asked", func(t *testing.T) {
 		require.Empty(t, convIDs(search(nubiq.ConversationSearch{Query: "chargeback"})))
@@ -92,37 +92,36 @@ func TestConversationSearch(t *testing.T) {
 	})
 	filters := []struct {
 		name string
-		p    nubiq.ConversationSearch
+		f    nubiq.ConversationFilter
 		want []int64
 	}{
-		{"status", nubiq.ConversationSearch{Status: "resolved"}, []int64{resolved}},
-		{"priority", nubiq.ConversationSearch{Priority: "high"}, []int64{refund}},
-		{"channel", nubiq.ConversationSearch{ChannelID: chat}, []int64{resolved}},
-		{"contact", nubiq.ConversationSearch{ContactID: contact}, []int64{refund}},
-		{"assignee agent", nubiq.ConversationSearch{AssigneeMemberID: agent}, []int64{refund}},
-		{"assignee team", nubiq.ConversationSearch{AssigneeTeamID: team}, []int64{resolved}},
-		{"unassigned", nubiq.ConversationSearch{Unassigned: true}, nil},
-		{"tag", nubiq.ConversationSearch{Tag: "billing"}, []int64{refund}},
-		{"created before", nubiq.ConversationSearch{Created: nubiq.TimeRange{To: old.Add(time.Hour)}}, []int64{resolved}},
-		{"created after", nubiq.ConversationSearch{Created: nubiq.TimeRange{From: old.Add(time.Hour)}}, []int64{refund}},
-		{"updated after", nubiq.ConversationSearch{Updated: nubiq.TimeRange{From: old.Add(time.Hour)}}, []int64{refund}},
+		{"status", nubiq.ConversationFilter{Status: "resolved"}, []int64{resolved}},
+		{"priority", nubiq.ConversationFilter{Priority: "high"}, []int64{refund}},
+		{"channel", nubiq.ConversationFilter{ChannelID: chat}, []int64{resolved}},
+		{"contact", nubiq.ConversationFilter{ContactID: contact}, []int64{refund}},
+		{"assignee agent", nubiq.ConversationFilter{Assignee: nubiq.AssigneeFilter{Kind: nubiq.AssigneeMember, ID: agent}}, []int64{refund}},
+		{"assignee team", nubiq.ConversationFilter{Assignee: nubiq.AssigneeFilter{Kind: nubiq.AssigneeTeam, ID: team}}, []int64{resolved}},
+		{"unassigned", nubiq.ConversationFilter{Assignee: nubiq.AssigneeFilter{Kind: nubiq.AssigneeUnassigned}}, nil},
+		{"tag, any case", nubiq.ConversationFilter{Tag: "Billing"}, []int64{refund}},
+		{"created before", nubiq.ConversationFilter{Created: nubiq.TimeRange{To: old.Add(time.Hour)}}, []int64{resolved}},
+		{"created after", nubiq.ConversationFilter{Created: nubiq.TimeRange{From: old.Add(time.Hour)}}, []int64{refund}},
+		{"updated after", nubiq.ConversationFilter{Updated: nubiq.TimeRange{From: old.Add(time.Hour)}}, []int64{refund}},
 	}
 	for _, tt := range filters {
 		t.Run("filter "+tt.name, func(t *testing.T) {
-			p := tt.p
-			p.Query = "refund"
-			require.ElementsMatch(t, tt.want, convIDs(search(p)))
+			require.ElementsMatch(t, tt.want, convIDs(search(nubiq.ConversationSearch{Query: "refund", Filter: tt.f})))
 		})
 	}
 	t.Run("unassigned with a match", func(t *testing.T) {
-		require.Equal(t, []int64{unassigned}, convIDs(search(nubiq.ConversationSearch{Query: "parcel", Unassigned: true})))
+		require.Equal(t, []int64{unassigned}, convIDs(search(nubiq.ConversationSearch{Query: "parcel",
+			Filter: nubiq.ConversationFilter{Assignee: nubiq.AssigneeFilter{Kind: nubiq.AssigneeUnassigned}}})))
 	})
 	t.Run("a status change reaches the filters", func(t *testing.T) {
 		searchtest.Exec(t, db, `UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, refund)
 		searchtest.Log(t, db, ws, "conversation", refund, "upsert")
 		env.Sync(t)
-		require.Equal(t, []int64{refund}, convIDs(search(nubiq.ConversationSearch{Query: "refund", Status: "closed"})))
-		require.Empty(t, convIDs(search(nubiq.ConversationSearch{Query: "refund", Status: "open"})))
+		require.Equal(t, []int64{refund}, convIDs(search(nubiq.ConversationSearch{Query: "refund", Filter: nubiq.ConversationFilter{Status: "closed"}})))
+		require.Empty(t, convIDs(search(nubiq.ConversationSearch{Query: "refund", Filter: nubiq.ConversationFilter{Status: "open"}})))
 	})
 	t.Run("validation", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -130,11 +129,11 @@ func TestConversationSearch(t *testing.T) {
 			field string
 		}{
 			{nubiq.ConversationSearch{}, "query"},
-			{nubiq.ConversationSearch{Query: "x", Status: "done"}, "status"},
-			{nubiq.ConversationSearch{Query: "x", Priority: "p1"}, "priority"},
+			{nubiq.ConversationSearch{Query: "x", Filter: nubiq.ConversationFilter{Status: "done"}}, "status"},
+			{nubiq.ConversationSearch{Query: "x", Filter: nubiq.ConversationFilter{Priority: "p1"}}, "priority"},
 			{nubiq.ConversationSearch{Query: "x", Limit: 51}, "limit"},
-			{nubiq.ConversationSearch{Query: "x", Unassigned: true, AssigneeTeamID: team}, "unassigned"},
-			{nubiq.ConversationSearch{Query: "x", ChannelID: -1}, "channel_id"},
+			{nubiq.ConversationSearch{Query: "x", Filter: nubiq.ConversationFilter{ChannelID: -1}}, "channel_id"},
+			{nubiq.ConversationSearch{Query: "x", Filter: nubiq.ConversationFilter{Tag: "  "}}, "tag"},
 		} {
 			_, err := env.Service.Conversations(ctx, ws, tt.p)
 			require.Equal(t, nubiq.ECodeInvalid, nubiq.ErrorCode(err), "%+v", tt.p)
