@@ -12,8 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-
+	
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/postgres"
@@ -124,47 +123,23 @@ func readJSONL(path string, fn func([]byte) error) error {
 	}
 }
 
-// ChunkForEval splits text into chunks of at most about maxWords words at sentence ends, with
-// no overlap. It stands in for the ingest pipeline's chunker in LoadCorpus (see there).
-func ChunkForEval(text string, maxWords int) []string {
-	words := strings.FieldsFunc(text, unicode.IsSpace)
-	if len(words) <= maxWords {
-		return []string{strings.Join(words, " ")}
-	}
-	var out []string
-	start := 0
-	for start < len(words) {
-		end := min(len(words), start+maxWords)
-		if end < len(words) {
-			// Back up to the last sentence end in the second half of the window.
-			for i := end; i > start+maxWords/2; i-- {
-				if w := words[i-1]; strings.HasSuffix(w, ".") || strings.HasSuffix(w, "?") || strings.HasSuffix(w, "!") {
-					end = i
-					break
-				}
-			}
-		}
-		out = append(out, strings.Join(words[start:end], " "))
-		start = end
-	}
-	return out
-}
-
-// LoadCorpus writes a BEIR corpus into a workspace as ready documents (external id = BEIR id),
-// chunked and embedded in-process. It calls progress after each batch.
+// LoadCorpus writes a BEIR corpus into a workspace as ready documents (external id = BEIR id,
+// metadata beir_id), and returns the BEIR id of each document id. It calls progress after
+// each batch.
 //
-// It writes through postgres.InsertIndexedDocuments, the same rows and index-log entries the
-// ingest pipeline writes, but chunks with ChunkForEval rather than the pipeline's extractor
-// and chunker: BEIR documents are plain text, and this keeps an evaluation independent of
-// River workers. Documents get a "beir_id" metadata key.
+// Each document goes the ingest pipeline's way — indexer.Extract as text/plain, then
+// indexer.ChunkText with the default options, then the embedder over each chunk's text — and
+// is written by postgres.InsertIndexedDocuments with the rows and index-log entries the
+// pipeline writes, in batches, without going through River: an evaluation needs no workers.
 func LoadCorpus(ctx context.Context, db *postgres.DB, emb indexer.Embedder, workspaceID int64, docs []BEIRDoc, progress func(done int)) (map[int64]string, error) {
 	const batch = 250
 	byID := make(map[int64]string, len(docs))
 	for start := 0; start < len(docs); start += batch {
 		part := docs[start:min(len(docs), start+batch)]
-		in := make([]postgres.IndexedDocument, len(part))
+		in := make([]postgres.IndexedDocument, 0, len(part))
+		var kept []BEIRDoc
 		var texts []string
-		for i, d := range part {
+		for _, d := range part {
 			title := strings.TrimSpace(d.Title)
 			if title == "" {
 				title = "Document " + d.ID
@@ -172,19 +147,19 @@ func LoadCorpus(ctx context.Context, db *postgres.DB, emb indexer.Embedder, work
 			if len(title) > 500 {
 				title = title[:500]
 			}
-			chunks := ChunkForEval(d.Text, 250)
-			in[i] = postgres.IndexedDocument{ExternalID: d.ID, Title: title, MimeType: "text/plain", Text: d.Text,
-				Embedder: emb.Name(), Metadata: map[string]any{"beir_id": d.ID}}
-			off := 0
-			for _, c := range chunks {
-				n := len([]rune(c))
-				in[i].Chunks = append(in[i].Chunks, postgres.IndexedChunk{Text: c, Start: off, End: off + n, Tokens: len(strings.Fields(c))})
-				off += n + 1
-				// The chunk is embedded with its document's title, as BEIR's dense
-				// baselines embed title and text: a chunk alone often does not say what
-				// it is about.
-				texts = append(texts, title+"\n"+c)
+			text, err := indexer.Extract(indexer.MIMEPlain, []byte(d.Text))
+			if err != nil {
+				continue // empty documents cannot be indexed (nor found)
 			}
+			doc := postgres.IndexedDocument{ExternalID: d.ID, Title: title, MimeType: indexer.MIMEPlain, Text: text,
+				Embedder: emb.Name(), Metadata: map[string]any{"beir_id": d.ID}}
+			for _, c := range indexer.ChunkText(text, indexer.ChunkOptions{}) {
+				doc.Chunks = append(doc.Chunks, postgres.IndexedChunk{Text: c.Text, HeadingPath: c.HeadingPath,
+					Start: c.Start, End: c.End, Tokens: c.Tokens})
+				texts = append(texts, c.Text)
+			}
+			in = append(in, doc)
+			kept = append(kept, d)
 		}
 		vecs, err := emb.Embed(ctx, texts)
 		if err != nil {
@@ -202,7 +177,7 @@ func LoadCorpus(ctx context.Context, db *postgres.DB, emb indexer.Embedder, work
 			return nil, err
 		}
 		for i, id := range ids {
-			byID[id] = part[i].ID
+			byID[id] = kept[i].ID
 		}
 		if progress != nil {
 			progress(start + len(part))

@@ -88,20 +88,3 @@ func TestFuse(t *testing.T) {
 		t.Errorf("semantic weight 0 = %+v", zero)
 	}
 }
-
-func TestChunkForEval(t *testing.T) {
-	if got := ChunkForEval("one two  three", 5); len(got) != 1 || got[0] != "one two three" {
-		t.Errorf("short text = %q", got)
-	}
-	text := "A b c d. E f g h. I j k l. M n o p."
-	got := ChunkForEval(text, 6)
-	want := []string{"A b c d.", "E f g h.", "I j k l.", "M n o p."}
-	if len(got) != len(want) {
-		t.Fatalf("got %q", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("chunk %d = %q, want %q", i, got[i], want[i])
-		}
-	}
-}
