@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	
+
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/postgres"
