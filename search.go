@@ -124,15 +124,6 @@ type ContactSearchResult struct {
 
 // ContactHit is a contact found by contacts.search.
 type ContactHit struct {
-	ID               int64          `json:"id"`
-	ExternalID       *string        `json:"external_id"`
-	Name             string         `json:"name"`
-	Email            *string        `json:"email"`
-	Phone            *string        `json:"phone"`
-	Company          string         `json:"company"`
-	CustomAttributes map[string]any `json:"custom_attributes"`
-	LastSeenAt       *time.Time     `json:"last_seen_at"`
-	CreatedAt        time.Time      `json:"created_at"`
-	UpdatedAt        time.Time      `json:"updated_at"`
-	Score            float64        `json:"score"`
+	Contact Contact `json:"contact"`
+	Score   float64 `json:"score"`
 }

@@ -161,7 +161,7 @@ func TestContactsSearchTool(t *testing.T) {
 	var out nubiq.ContactSearchResult
 	mcptest.MustCall(t, cs, "contacts.search", map[string]any{"phone": "(11) 91234-5678"}, &out)
 	require.Len(t, out.Results, 1)
-	require.Equal(t, "ana@acme.test", *out.Results[0].Email)
+	require.Equal(t, "ana@acme.test", out.Results[0].Contact.Email)
 	mcptest.MustCall(t, cs, "contacts.search", map[string]any{"name": "ana lima"}, &out)
 	require.Len(t, out.Results, 1, "not the other workspace's Ana")
 	mcptest.MustCall(t, cs, "contacts.search", map[string]any{"email": "@globex.test"}, &out)

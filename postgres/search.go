@@ -469,48 +469,24 @@ func (db *DB) SearchMessages(ctx context.Context, workspaceID int64, ids []int64
 	return out, nil
 }
 
-// SearchContact is a contact as a search result shows it.
-type SearchContact struct {
-	ID               int64
-	ExternalID       *string
-	Name             string
-	Email            *string
-	Phone            *string
-	Company          string
-	CustomAttributes map[string]any
-	LastSeenAt       *time.Time
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-}
-
-// SearchContacts loads the workspace's contacts with the given ids.
-func (db *DB) SearchContacts(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*SearchContact, error) {
-	rows, err := db.Pool.Query(ctx, `
-		SELECT id, external_id, name, email, phone, company, custom_attributes, last_seen_at, created_at, updated_at
-		FROM contacts WHERE workspace_id = $1 AND id = ANY($2::bigint[])`, workspaceID, ids)
+// ContactsByID loads the workspace's contacts with the given ids, as contacts.list shows
+// them; ids of other workspaces and deleted ones are left out.
+func (db *DB) ContactsByID(ctx context.Context, workspaceID int64, ids []int64) (map[int64]*nubiq.Contact, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.workspace_id = $1 AND c.id = ANY($2::bigint[])`, workspaceID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("load search contacts: %w", unavailable(err))
+		return nil, fmt.Errorf("load contacts: %w", unavailable(err))
 	}
 	defer rows.Close()
-	out := map[int64]*SearchContact{}
+	out := map[int64]*nubiq.Contact{}
 	for rows.Next() {
-		var c SearchContact
-		var attrs []byte
-		if err := rows.Scan(&c.ID, &c.ExternalID, &c.Name, &c.Email, &c.Phone, &c.Company, &attrs, &c.LastSeenAt, &c.CreatedAt, &c.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("load search contacts: %w", err)
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load contacts: %w", err)
 		}
-		if err := json.Unmarshal(attrs, &c.CustomAttributes); err != nil {
-			return nil, fmt.Errorf("load search contacts: contact %d attributes: %w", c.ID, err)
-		}
-		c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-		if c.LastSeenAt != nil {
-			t := c.LastSeenAt.UTC()
-			c.LastSeenAt = &t
-		}
-		out[c.ID] = &c
+		out[c.ID] = c
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load search contacts: %w", err)
+		return nil, fmt.Errorf("load contacts: %w", err)
 	}
 	return out, nil
 }

@@ -50,7 +50,7 @@ func (s *Service) Contacts(ctx context.Context, workspaceID int64, p nubiq.Conta
 			ids = append(ids, id)
 		}
 	}
-	rows, err := s.cfg.DB.SearchContacts(ctx, workspaceID, ids)
+	rows, err := s.cfg.DB.ContactsByID(ctx, workspaceID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -62,15 +62,7 @@ func (s *Service) Contacts(ctx context.Context, workspaceID int64, p nubiq.Conta
 		if c == nil {
 			continue // deleted since this node indexed it
 		}
-		attrs := c.CustomAttributes
-		if attrs == nil {
-			attrs = map[string]any{}
-		}
-		out.Results = append(out.Results, nubiq.ContactHit{
-			ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, Phone: c.Phone, Company: c.Company,
-			CustomAttributes: attrs, LastSeenAt: c.LastSeenAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-			Score: res.Hits[i].Score,
-		})
+		out.Results = append(out.Results, nubiq.ContactHit{Contact: *c, Score: res.Hits[i].Score})
 	}
 	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 func contactIDs(res *nubiq.ContactSearchResult) []int64 {
 	var ids []int64
 	for _, c := range res.Results {
-		ids = append(ids, c.ID)
+		ids = append(ids, c.Contact.ID)
 	}
 	return ids
 }
@@ -76,10 +76,10 @@ func TestContactSearch(t *testing.T) {
 
 	res, err := env.Service.Contacts(ctx, ws, nubiq.ContactSearch{Email: "Jose.Alvarez@Mail.Example.com"})
 	require.NoError(t, err)
-	c := res.Results[0]
+	c := res.Results[0].Contact
 	require.Equal(t, "José Álvarez", c.Name)
-	require.Equal(t, "crm-42", *c.ExternalID)
-	require.Equal(t, "+1 415-555-0123", *c.Phone)
+	require.Equal(t, "crm-42", c.ExternalID)
+	require.Equal(t, "+1 415-555-0123", c.Phone)
 	require.Equal(t, map[string]any{"plan": "Gold", "seats": 12.0}, c.CustomAttributes)
 
 	res, err = env.Service.Contacts(ctx, other, nubiq.ContactSearch{Name: "jose"})

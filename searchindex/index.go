@@ -294,7 +294,10 @@ func openBleve(path string) (idx bleve.Index, err error) {
 			err = fmt.Errorf("open bleve index: panic: %v", r)
 		}
 	}()
-	idx, err = bleve.Open(path)
+	// bleve keeps the creation-time settings in the index; a bulk-loaded index was created
+	// with unsafe_batch, which must not outlive the bulk load: the checkpoint may only move
+	// once a batch is on disk.
+	idx, err = bleve.OpenUsing(path, map[string]any{"unsafe_batch": false})
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func contactIDs(t *testing.T, env *searchtest.Env, ws int64, p nubiq.ContactSear
 	require.NoError(t, err)
 	var ids []int64
 	for _, c := range res.Results {
-		ids = append(ids, c.ID)
+		ids = append(ids, c.Contact.ID)
 	}
 	return ids
 }
