@@ -22,6 +22,12 @@ type Deps struct {
 	Search *search.Service
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
+	// team.invite then queues the invitation email.
+	SendInvitations bool
+	// MaxUploadBytes bounds documents.upload content (default nubiq.DefaultMaxUploadBytes). The
+	// HTTP handler's body limit must leave room for it in base64.
+	MaxUploadBytes int64
 }
 
 func (d *Deps) now() time.Time {
@@ -165,12 +171,4 @@ func scalarID(raw json.RawMessage) string {
 // errNotAvailable answers calls to tools whose behaviour has not shipped in this build.
 func errNotAvailable(name string) error {
 	return nubiq.Errorf(nubiq.ECodeUnavailable, "tool %s is not available yet in this version of Nubiq Hub", name)
-}
-
-// placeholder registers a tool whose behaviour is not built yet: listed, scoped, and answering
-// a clear "not available yet" tool error.
-func placeholder(spec ToolSpec) *Tool {
-	return NewTool(spec, func(ctx context.Context, in map[string]any) (struct{}, error) {
-		return struct{}{}, errNotAvailable(spec.Name)
-	})
 }

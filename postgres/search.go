@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgvector/pgvector-go"
 
 	"github.com/nubiq/hub"
@@ -249,56 +248,6 @@ func sqlLiteral(v any) (string, error) {
 		return quote(x.UTC().Format(time.RFC3339Nano)) + "::timestamptz", nil
 	}
 	return "", fmt.Errorf("no SQL literal for %T", v)
-}
-
-// VectorIndexName is the name of the partial HNSW index for vectors of dims dimensions.
-func VectorIndexName(dims int) string { return fmt.Sprintf("document_chunks_hnsw_%d", dims) }
-
-// EnsureVectorIndex creates, if missing, the partial HNSW index on chunk vectors of dims
-// dimensions that semantic search uses for large workspaces. It builds concurrently (writes
-// go on meanwhile), under an advisory lock so that nodes starting together build it once, and
-// replaces an index left invalid by an interrupted build.
-func (db *DB) EnsureVectorIndex(ctx context.Context, dims int) error {
-	if dims <= 0 || dims > 2000 {
-		return fmt.Errorf("ensure vector index: HNSW supports 1 to 2000 dimensions, not %d", dims)
-	}
-	name := VectorIndexName(dims)
-	conn, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer conn.Release()
-	lock := int64(0x6e627176<<16 | dims) // "nbqv" and the dimension
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lock); err != nil {
-		return fmt.Errorf("ensure vector index: lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lock) //nolint:errcheck
-	var valid *bool
-	err = conn.QueryRow(ctx, `
-		SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
-		WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name).Scan(&valid)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("ensure vector index: %w", err)
-	}
-	if valid != nil && *valid {
-		return nil
-	}
-	if valid != nil {
-		if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return fmt.Errorf("ensure vector index: drop invalid index: %w", err)
-		}
-	}
-	stmt := fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON document_chunks
-		USING hnsw ((embedding::vector(%d)) vector_cosine_ops) WITH (m = 16, ef_construction = 64)
-		WHERE dims = %d`, pgx.Identifier{name}.Sanitize(), dims, dims)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42P07" {
-			return nil // built by a node that does not take our lock
-		}
-		return fmt.Errorf("ensure vector index: %w", err)
-	}
-	return nil
 }
 
 // WorkspaceChunkCount counts the workspace's chunks embedded by embedder.

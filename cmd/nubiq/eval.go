@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nubiq/hub"
-	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/search"
 )
 
@@ -22,7 +20,7 @@ func init() {
 
 type evalFlags struct {
 	db      dbFlags
-	embed   embedFlags
+	embed   embedderFlags
 	corpus  string
 	queries string
 	qrels   string
@@ -82,7 +80,7 @@ workspace is deleted afterwards unless --keep is given.
 		return err
 	}
 	logger := newLogger(f.db.LogLevel)
-	emb, err := indexer.NewEmbedder(ctx, f.embed.config(f.db.DataDir), logger)
+	emb, err := f.embed.build(ctx, f.db.DataDir, logger)
 	if err != nil {
 		return err
 	}
@@ -138,35 +136,4 @@ workspace is deleted afterwards unless --keep is given.
 		}
 	}
 	return nil
-}
-
-// embedFlags select the embedder: the same one must embed chunks and queries.
-type embedFlags struct {
-	kind        string
-	hashDims    int
-	m2vPath     string
-	m2vModel    string
-	openaiURL   string
-	openaiKey   string
-	openaiModel string
-	openaiDims  int
-}
-
-func (f *embedFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.kind, "embedder", envOr("NUBIQ_EMBEDDER", ""), "hash, model2vec, openai, or empty to choose automatically (env NUBIQ_EMBEDDER)")
-	fs.IntVar(&f.hashDims, "hash-dims", envInt("NUBIQ_HASH_DIMS", indexer.DefaultHashDims), "dimensions of the hash embedder (env NUBIQ_HASH_DIMS)")
-	fs.StringVar(&f.m2vPath, "model2vec-path", envOr("NUBIQ_MODEL2VEC_PATH", ""), "local model2vec model directory (env NUBIQ_MODEL2VEC_PATH)")
-	fs.StringVar(&f.m2vModel, "model2vec-model", envOr("NUBIQ_MODEL2VEC_MODEL", indexer.DefaultModel2VecModel), "Hugging Face model2vec repository (env NUBIQ_MODEL2VEC_MODEL)")
-	fs.StringVar(&f.openaiURL, "openai-url", envOr("NUBIQ_OPENAI_URL", ""), "OpenAI-compatible embeddings base URL (env NUBIQ_OPENAI_URL)")
-	fs.StringVar(&f.openaiKey, "openai-key", envOr("NUBIQ_OPENAI_KEY", ""), "API key of the embeddings endpoint (env NUBIQ_OPENAI_KEY)")
-	fs.StringVar(&f.openaiModel, "openai-model", envOr("NUBIQ_OPENAI_MODEL", ""), "embedding model name (env NUBIQ_OPENAI_MODEL)")
-	fs.IntVar(&f.openaiDims, "openai-dims", envInt("NUBIQ_OPENAI_DIMS", 0), "requested embedding dimensions, 0 for the model's (env NUBIQ_OPENAI_DIMS)")
-}
-
-func (f *embedFlags) config(dataDir string) indexer.EmbedderConfig {
-	return indexer.EmbedderConfig{
-		Kind: f.kind, HashDims: f.hashDims, Model2VecPath: f.m2vPath, Model2VecModel: f.m2vModel,
-		CacheDir: filepath.Join(dataDir, "models"), OpenAIURL: f.openaiURL, OpenAIKey: f.openaiKey,
-		OpenAIModel: f.openaiModel, OpenAIDims: f.openaiDims,
-	}
 }

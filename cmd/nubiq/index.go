@@ -38,30 +38,19 @@ func (f *indexFlags) register(fs *flag.FlagSet) {
 func indexDir(dataDir string) string { return filepath.Join(dataDir, "index") }
 
 // startSearch opens the node's search indexes under the data dir, starts keeping them up to
-// date, makes sure the vector index for the embedder exists, and returns the search service
-// and a function that stops it all.
-func startSearch(ctx context.Context, db *postgres.DB, dataDir string, embed *embedFlags, idx *indexFlags, logger *slog.Logger) (*search.Service, func(), error) {
-	emb, err := indexer.NewEmbedder(ctx, embed.config(dataDir), logger)
-	if err != nil {
-		return nil, nil, fmt.Errorf("embedder: %w", err)
-	}
+// date, and returns the search service (queries embedded by emb, the embedder the node's
+// workers index with) and a function that stops it all.
+func startSearch(ctx context.Context, db *postgres.DB, dataDir string, emb indexer.Embedder, idx *indexFlags, logger *slog.Logger) (*search.Service, func(), error) {
 	indexes, err := searchindex.Open(searchindex.Config{Dir: indexDir(dataDir), DB: db, Logger: logger, PollInterval: idx.poll})
 	if err != nil {
 		return nil, nil, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		indexes.Run(rctx)
-	}()
-	go func() {
-		defer wg.Done()
-		// Concurrent build: serving goes on meanwhile, with exact vector scans.
-		if err := db.EnsureVectorIndex(rctx, emb.Dimensions()); err != nil && rctx.Err() == nil {
-			logger.Error("create vector index", "dims", emb.Dimensions(), "err", err)
-		}
 	}()
 	svc := search.New(search.Config{DB: db, Indexes: indexes, Embedder: emb, Logger: logger})
 	stop := func() {
