@@ -74,6 +74,9 @@ func TestSeedDemoArticlesGetIndexed(t *testing.T) {
 	ctx := context.Background()
 	res, err := importer.SeedDemo(ctx, db, "Demo", time.Now())
 	require.NoError(t, err)
+	ids, err := db.UnindexedDocumentIDs(ctx, res.Workspace.ID)
+	require.NoError(t, err)
+	require.Len(t, ids, res.Articles)
 	runner, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: indexer.NewHashEmbedder(64)},
 		jobs.Config{IngestOnly: true, FetchCooldown: 10 * time.Millisecond})
 	require.NoError(t, err)
@@ -83,9 +86,6 @@ func TestSeedDemoArticlesGetIndexed(t *testing.T) {
 		defer cancel()
 		runner.Stop(sctx) //nolint:errcheck
 	}()
-	ids, err := db.UnindexedDocumentIDs(ctx, res.Workspace.ID)
-	require.NoError(t, err)
-	require.Len(t, ids, res.Articles)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ix, err := importer.WaitIndexed(wctx, importer.WaitConfig{DB: db, WorkspaceID: res.Workspace.ID, Poll: 20 * time.Millisecond}, ids)
