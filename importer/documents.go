@@ -527,9 +527,11 @@ func importFiles(ctx context.Context, cfg Config, path string) (*Summary, error)
 			if ctx.Err() != nil {
 				return s, fmt.Errorf("%w after %d of %d files (%v); run the same import again to resume", ErrInterrupted, prog.Line, len(files), ctx.Err())
 			}
-			first := files[prog.Line].path
-			return s, fmt.Errorf("batch of files %d to %d (%s …): %w; nothing of this batch was written, and running the import again resumes with it",
-				prog.Line+1, i, first, err)
+			if prog.Line >= int64(len(files)) {
+				return s, fmt.Errorf("%s: %w", path, err)
+			}
+			return s, fmt.Errorf("batch of files %d to %d (from %s): %w; nothing of this batch was written, and running the import again resumes with it",
+				prog.Line+1, i, files[prog.Line].path, err)
 		}
 		*prog = next
 		s.Queued = append(s.Queued, bs.Queued...)

@@ -110,9 +110,11 @@ type lineError struct {
 	reason string
 }
 
-// Import imports the records of the file at path (kind: contacts, conversations or tickets).
-// Contacts may be CSV (by extension .csv, or a first line that is not a JSON object) or JSONL;
-// the others are JSONL. The returned error is non-nil only when the import could not go on
+// Import imports the records of the file at path (kind: contacts, conversations, tickets or
+// documents). Contacts may be CSV (by extension .csv, or a first line that is not a JSON
+// object) or JSONL; conversations and tickets are JSONL. For documents, path may also be a
+// directory (its files of the supported types, recursively) or one document file: anything
+// not named .jsonl, .ndjson or .json is read as documents rather than records. The returned error is non-nil only when the import could not go on
 // (unreadable file, database failure, ErrInterrupted); bad records are in the summary.
 func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error) {
 	if cfg.MaxDocumentBytes <= 0 {
