@@ -1,0 +1,41 @@
+// Progressive enhancements only: every page works without this script.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="input-id" hidden>. They stay hidden without JavaScript,
+  // where the key can still be selected and copied by hand.
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    var target = document.getElementById(btn.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!target) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var done = function () {
+        btn.textContent = "Copied";
+        if (status) status.textContent = "The key was copied to the clipboard.";
+      };
+      var fallback = function () {
+        target.focus();
+        target.select();
+        try {
+          if (document.execCommand("copy")) { done(); return; }
+        } catch (e) { /* fall through */ }
+        if (status) status.textContent = "Copying failed: the key is selected, press Ctrl+C (or ⌘C).";
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(target.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+
+  // Select the whole secret when it gets focus, so copying by hand takes one keystroke.
+  document.querySelectorAll("input[data-select-on-focus]").forEach(function (el) {
+    el.addEventListener("focus", function () { el.select(); });
+  });
+
+  // An error summary takes focus so that screen readers announce it and keyboard users start there.
+  var summary = document.querySelector(".error-summary[tabindex]");
+  if (summary) summary.focus();
+})();

@@ -1,0 +1,459 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/nubiq/hub"
+)
+
+// Dashboard store: sign-in, sessions, bootstrap of the first admin, and the read models of the
+// dashboard's pages. Sessions are found by the SHA-256 of their token, like API keys.
+
+// Member roles that may sign in to the dashboard.
+const (
+	RoleOwner = "owner"
+	RoleAdmin = "admin"
+	RoleAgent = "agent"
+)
+
+// AdminMember is a member as sign-in sees it.
+type AdminMember struct {
+	ID                     int64
+	WorkspaceID            int64
+	WorkspaceName          string
+	Email                  string
+	Name                   string
+	Role                   string
+	Status                 string
+	PasswordHash           string
+	PasswordChangeRequired bool
+}
+
+// SignInCandidates returns the active owners and admins with a password whose email matches,
+// in the workspace named (by id or name) or, when workspace is empty, in any workspace. This
+// is the one lookup that spans workspaces: whoever signs in has not chosen one yet.
+func (db *DB) SignInCandidates(ctx context.Context, email, workspace string) ([]AdminMember, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT m.id, m.workspace_id, w.name, m.email, m.name, m.role, m.status, m.password_hash, m.password_change_required
+		FROM members m JOIN workspaces w ON w.id = m.workspace_id
+		WHERE lower(m.email) = lower($1) AND m.status = 'active' AND m.role IN ('owner', 'admin')
+		  AND m.password_hash IS NOT NULL
+		  AND ($2 = '' OR w.id::text = $2 OR lower(w.name) = lower($2))
+		ORDER BY m.workspace_id
+		LIMIT 20`, strings.TrimSpace(email), strings.TrimSpace(workspace))
+	if err != nil {
+		return nil, fmt.Errorf("find sign-in candidates: %w", unavailable(err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AdminMember, error) {
+		var m AdminMember
+		err := r.Scan(&m.ID, &m.WorkspaceID, &m.WorkspaceName, &m.Email, &m.Name, &m.Role, &m.Status, &m.PasswordHash, &m.PasswordChangeRequired)
+		return m, err
+	})
+}
+
+// AdminSession is a signed-in dashboard session with its member and workspace.
+type AdminSession struct {
+	WorkspaceID            int64
+	WorkspaceName          string
+	Plan                   string
+	MemberID               int64
+	Email                  string
+	Name                   string
+	Role                   string
+	CSRFToken              string
+	PasswordChangeRequired bool
+	CreatedAt              time.Time
+	ExpiresAt              time.Time
+}
+
+// CreateAdminSession stores a session by the hash of its token, and drops the workspace's
+// sessions that expired before now so that the table does not grow without bound.
+func (db *DB) CreateAdminSession(ctx context.Context, workspaceID, memberID int64, tokenHash []byte, csrf string, now, expires time.Time) error {
+	return db.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE workspace_id = $1 AND expires_at <= $2`, workspaceID, now.UTC()); err != nil {
+			return fmt.Errorf("delete expired sessions: %w", err)
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO admin_sessions (token_hash, workspace_id, member_id, csrf_token, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, tokenHash, workspaceID, memberID, csrf, now.UTC(), expires.UTC())
+		if err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return nil
+	})
+}
+
+// AdminSessionByToken returns the session whose token hashes to tokenHash, if it has not
+// expired at now and its member may still sign in (active owner or admin); not_found otherwise.
+func (db *DB) AdminSessionByToken(ctx context.Context, tokenHash []byte, now time.Time) (*AdminSession, error) {
+	var s AdminSession
+	err := db.Pool.QueryRow(ctx, `
+		SELECT s.workspace_id, w.name, w.plan, m.id, m.email, m.name, m.role, s.csrf_token,
+		       m.password_change_required, s.created_at, s.expires_at
+		FROM admin_sessions s
+		JOIN members m ON m.id = s.member_id AND m.workspace_id = s.workspace_id
+		JOIN workspaces w ON w.id = s.workspace_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2
+		  AND m.status = 'active' AND m.role IN ('owner', 'admin')`, tokenHash, now.UTC()).Scan(
+		&s.WorkspaceID, &s.WorkspaceName, &s.Plan, &s.MemberID, &s.Email, &s.Name, &s.Role, &s.CSRFToken,
+		&s.PasswordChangeRequired, &s.CreatedAt, &s.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("no such session")
+	} else if err != nil {
+		return nil, fmt.Errorf("read session: %w", unavailable(err))
+	}
+	return &s, nil
+}
+
+// DeleteAdminSession ends a session; ending one that is gone changes nothing.
+func (db *DB) DeleteAdminSession(ctx context.Context, workspaceID int64, tokenHash []byte) error {
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM admin_sessions WHERE workspace_id = $1 AND token_hash = $2`, workspaceID, tokenHash); err != nil {
+		return fmt.Errorf("delete session: %w", unavailable(err))
+	}
+	return nil
+}
+
+// ChangeMemberPassword sets a member's password hash, clears the one-time flag, and ends the
+// member's other sessions: whoever knew the old password is signed out everywhere but here.
+func (db *DB) ChangeMemberPassword(ctx context.Context, workspaceID, memberID int64, hash string, keepTokenHash []byte) error {
+	return db.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE members SET password_hash = $3, password_change_required = false,
+			       password_changed_at = now(), updated_at = now()
+			WHERE workspace_id = $1 AND id = $2`, workspaceID, memberID, hash)
+		if err != nil {
+			return fmt.Errorf("change password of member %d: %w", memberID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nubiq.NotFoundf("no member %d in this workspace", memberID)
+		}
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM admin_sessions WHERE workspace_id = $1 AND member_id = $2 AND token_hash <> $3`,
+			workspaceID, memberID, keepTokenHash); err != nil {
+			return fmt.Errorf("end other sessions of member %d: %w", memberID, err)
+		}
+		return nil
+	})
+}
+
+// BootstrapAdminParams describes `nubiq admin create`.
+type BootstrapAdminParams struct {
+	WorkspaceID int64
+	Email       string
+	Name        string
+	// Role is owner or admin; empty means owner when the workspace has no owner yet, else admin.
+	Role string
+	// PasswordHash is the hash of a one-time password: the member must change it on first
+	// sign-in.
+	PasswordHash string
+	// Reset gives an existing member a new one-time password instead of creating one.
+	Reset bool
+}
+
+// BootstrapAdmin creates an active owner or admin with a one-time password, or with Reset
+// gives an existing member a new one and ends their sessions. It reports whether a member was
+// created.
+func (db *DB) BootstrapAdmin(ctx context.Context, p BootstrapAdminParams) (*AdminMember, bool, error) {
+	p.Email = strings.TrimSpace(p.Email)
+	p.Name = strings.TrimSpace(p.Name)
+	if len(p.Email) < 3 || len(p.Email) > 320 || !strings.Contains(p.Email, "@") || strings.ContainsAny(p.Email, " \t\r\n") {
+		return nil, false, nubiq.Invalidf("email", "must be an email address (3 to 320 characters with an @), got %q", p.Email)
+	}
+	if len(p.Name) > 200 {
+		return nil, false, nubiq.Invalidf("name", "must be at most 200 characters")
+	}
+	if p.Role != "" && p.Role != RoleOwner && p.Role != RoleAdmin {
+		return nil, false, nubiq.Invalidf("role", "must be owner or admin, got %q", p.Role)
+	}
+	if p.PasswordHash == "" {
+		return nil, false, nubiq.Invalidf("password", "a password hash is required")
+	}
+	var m AdminMember
+	created := false
+	err := db.InTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			SELECT m.id, m.workspace_id, w.name, m.email, m.name, m.role, m.status
+			FROM members m JOIN workspaces w ON w.id = m.workspace_id
+			WHERE m.workspace_id = $1 AND lower(m.email) = lower($2)
+			FOR UPDATE OF m`, p.WorkspaceID, p.Email).Scan(&m.ID, &m.WorkspaceID, &m.WorkspaceName, &m.Email, &m.Name, &m.Role, &m.Status)
+		switch {
+		case err == nil && !p.Reset:
+			return nubiq.Errorf(nubiq.ECodeConflict, "%s is already a member (%s, %s) of this workspace; pass --reset to give them a new one-time password", m.Email, m.Role, m.Status)
+		case err == nil:
+			if _, err := tx.Exec(ctx, `
+				UPDATE members SET password_hash = $3, password_change_required = true, updated_at = now()
+				WHERE workspace_id = $1 AND id = $2`, p.WorkspaceID, m.ID, p.PasswordHash); err != nil {
+				return fmt.Errorf("reset password: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM admin_sessions WHERE workspace_id = $1 AND member_id = $2`, p.WorkspaceID, m.ID); err != nil {
+				return fmt.Errorf("end sessions: %w", err)
+			}
+			m.PasswordChangeRequired = true
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("find member: %w", err)
+		case p.Reset:
+			return nubiq.NotFoundf("%s is not a member of this workspace; run without --reset to create them", p.Email)
+		}
+		role := p.Role
+		if role == "" {
+			var hasOwner bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM members WHERE workspace_id = $1 AND role = 'owner')`, p.WorkspaceID).Scan(&hasOwner); err != nil {
+				return fmt.Errorf("find owner: %w", err)
+			}
+			role = RoleOwner
+			if hasOwner {
+				role = RoleAdmin
+			}
+		}
+		err = tx.QueryRow(ctx, `
+			INSERT INTO members (workspace_id, email, name, role, status, password_hash, password_change_required, joined_at)
+			VALUES ($1, $2, $3, $4, 'active', $5, true, now())
+			RETURNING id, workspace_id, email, name, role, status`,
+			p.WorkspaceID, p.Email, p.Name, role, p.PasswordHash).Scan(&m.ID, &m.WorkspaceID, &m.Email, &m.Name, &m.Role, &m.Status)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return nubiq.NotFoundf("no workspace %d", p.WorkspaceID)
+		} else if err != nil {
+			return fmt.Errorf("create member: %w", err)
+		}
+		m.PasswordChangeRequired = true
+		created = true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return &m, created, nil
+}
+
+// UsageWindows are the starts of the UTC minute and day that now falls in, as the rate
+// limiter counts them.
+func UsageWindows(now time.Time) (minute, day time.Time) {
+	now = now.UTC()
+	return now.Truncate(time.Minute), time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// KeyUsage is one API key's request counts in the current windows.
+type KeyUsage struct {
+	KeyID  int64
+	Name   string
+	Prefix string
+	Minute int
+	Day    int
+}
+
+// WorkspaceUsage is a workspace's plan and its request counts in the current windows.
+type WorkspaceUsage struct {
+	Workspace   nubiq.Workspace
+	Plan        nubiq.Plan
+	MinuteStart time.Time
+	DayStart    time.Time
+	// Minute and Day are the workspace totals the limiter enforces (key_id 0 rows).
+	Minute int
+	Day    int
+	// Keys are the keys that made requests today, busiest first.
+	Keys []KeyUsage
+}
+
+// WorkspaceUsage reads a workspace's plan and usage counters for the windows now falls in.
+func (db *DB) WorkspaceUsage(ctx context.Context, workspaceID int64, now time.Time) (*WorkspaceUsage, error) {
+	u := &WorkspaceUsage{}
+	u.MinuteStart, u.DayStart = UsageWindows(now)
+	err := db.Pool.QueryRow(ctx, `
+		SELECT w.id, w.name, w.plan, w.created_at, p.name, p.per_minute, p.per_day,
+		       coalesce((SELECT count FROM usage_counters
+		                 WHERE workspace_id = w.id AND key_id = 0 AND window_kind = 'minute' AND window_start = $2), 0),
+		       coalesce((SELECT count FROM usage_counters
+		                 WHERE workspace_id = w.id AND key_id = 0 AND window_kind = 'day' AND window_start = $3), 0)
+		FROM workspaces w JOIN plans p ON p.name = w.plan
+		WHERE w.id = $1`, workspaceID, u.MinuteStart, u.DayStart).Scan(
+		&u.Workspace.ID, &u.Workspace.Name, &u.Workspace.Plan, &u.Workspace.CreatedAt,
+		&u.Plan.Name, &u.Plan.PerMinute, &u.Plan.PerDay, &u.Minute, &u.Day)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("no workspace %d", workspaceID)
+	} else if err != nil {
+		return nil, fmt.Errorf("read usage of workspace %d: %w", workspaceID, unavailable(err))
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT k.id, k.name, k.prefix,
+		       coalesce((SELECT count FROM usage_counters
+		                 WHERE workspace_id = $1 AND key_id = k.id AND window_kind = 'minute' AND window_start = $2), 0),
+		       d.count
+		FROM usage_counters d JOIN api_keys k ON k.id = d.key_id AND k.workspace_id = d.workspace_id
+		WHERE d.workspace_id = $1 AND d.window_kind = 'day' AND d.window_start = $3 AND d.key_id <> 0
+		ORDER BY d.count DESC, k.id
+		LIMIT 50`, workspaceID, u.MinuteStart, u.DayStart)
+	if err != nil {
+		return nil, fmt.Errorf("read key usage of workspace %d: %w", workspaceID, unavailable(err))
+	}
+	u.Keys, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (KeyUsage, error) {
+		var k KeyUsage
+		err := r.Scan(&k.KeyID, &k.Name, &k.Prefix, &k.Minute, &k.Day)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read key usage of workspace %d: %w", workspaceID, err)
+	}
+	return u, nil
+}
+
+// AdminDocument is a document row as the dashboard lists it.
+type AdminDocument struct {
+	ID             int64
+	Title          string
+	MIMEType       string
+	SizeBytes      int64
+	Status         string
+	Error          string
+	Version        int
+	IndexedVersion int
+	ChunkCount     int
+	Embedder       string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	IndexedAt      *time.Time
+}
+
+// AdminDocumentsPage is one page of a workspace's documents, most recently updated first.
+type AdminDocumentsPage struct {
+	Documents []AdminDocument
+	// Next is the cursor of the next page, nil at the end.
+	Next *nubiq.Cursor
+	// ByStatus counts all the workspace's documents by status.
+	ByStatus map[string]int
+}
+
+const adminDocumentColumns = `id, title, mime_type, size_bytes, status, error, version, indexed_version, chunk_count,
+	embedder, created_at, updated_at, indexed_at`
+
+// AdminDocumentsCursor is the kind of the cursors AdminDocuments pages with.
+const AdminDocumentsCursor = "admin_documents"
+
+// AdminDocuments lists a workspace's documents by updated_at desc, id desc.
+func (db *DB) AdminDocuments(ctx context.Context, workspaceID int64, after *nubiq.Cursor, limit int) (*AdminDocumentsPage, error) {
+	var afterTime *time.Time
+	var afterID int64
+	if after != nil {
+		t := after.Time.UTC()
+		afterTime, afterID = &t, after.ID
+	}
+	rows, err := db.Pool.Query(ctx, `
+		SELECT `+adminDocumentColumns+`
+		FROM documents
+		WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
+		ORDER BY updated_at DESC, id DESC
+		LIMIT $4`, workspaceID, afterTime, afterID, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", unavailable(err))
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AdminDocument, error) {
+		var d AdminDocument
+		err := r.Scan(&d.ID, &d.Title, &d.MIMEType, &d.SizeBytes, &d.Status, &d.Error, &d.Version, &d.IndexedVersion,
+			&d.ChunkCount, &d.Embedder, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	p := &AdminDocumentsPage{Documents: docs, ByStatus: map[string]int{}}
+	if len(docs) > limit {
+		p.Documents = docs[:limit]
+		last := p.Documents[limit-1]
+		p.Next = &nubiq.Cursor{Kind: AdminDocumentsCursor, Time: last.UpdatedAt, ID: last.ID}
+	}
+	rows, err = db.Pool.Query(ctx, `SELECT status, count(*) FROM documents WHERE workspace_id = $1 GROUP BY status`, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("count documents: %w", unavailable(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("count documents: %w", err)
+		}
+		p.ByStatus[s] = n
+	}
+	return p, rows.Err()
+}
+
+// AdminDocument reads one document of the workspace.
+func (db *DB) AdminDocument(ctx context.Context, workspaceID, id int64) (*AdminDocument, error) {
+	var d AdminDocument
+	err := db.Pool.QueryRow(ctx, `
+		SELECT `+adminDocumentColumns+` FROM documents WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(
+		&d.ID, &d.Title, &d.MIMEType, &d.SizeBytes, &d.Status, &d.Error, &d.Version, &d.IndexedVersion,
+		&d.ChunkCount, &d.Embedder, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("there is no document %d in this workspace", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("read document %d: %w", id, unavailable(err))
+	}
+	return &d, nil
+}
+
+// AdminReindexRun is a reindex run's progress.
+type AdminReindexRun struct {
+	ID         int64
+	Scope      string
+	Status     string
+	Total      int
+	Done       int
+	Failed     int
+	CreatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+const reindexRunColumns = `id, scope, status, total, done, failed, created_at, finished_at`
+
+func scanReindexRun(r pgx.Row) (AdminReindexRun, error) {
+	var run AdminReindexRun
+	err := r.Scan(&run.ID, &run.Scope, &run.Status, &run.Total, &run.Done, &run.Failed, &run.CreatedAt, &run.FinishedAt)
+	return run, err
+}
+
+// AdminReindexRuns lists a workspace's latest reindex runs, newest first.
+func (db *DB) AdminReindexRuns(ctx context.Context, workspaceID int64, limit int) ([]AdminReindexRun, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+reindexRunColumns+` FROM reindex_runs WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2`, workspaceID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list reindex runs: %w", unavailable(err))
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AdminReindexRun, error) { return scanReindexRun(r) })
+}
+
+// AdminReindexRun reads one reindex run of the workspace.
+func (db *DB) AdminReindexRun(ctx context.Context, workspaceID, id int64) (*AdminReindexRun, error) {
+	run, err := scanReindexRun(db.Pool.QueryRow(ctx, `SELECT `+reindexRunColumns+` FROM reindex_runs WHERE workspace_id = $1 AND id = $2`, workspaceID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("no reindex run %d in this workspace", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("read reindex run %d: %w", id, unavailable(err))
+	}
+	return &run, nil
+}
+
+// RecordAdminAction writes an audit row for something done in the dashboard.
+func (db *DB) RecordAdminAction(ctx context.Context, workspaceID int64, actor, action, target, outcome string, detail map[string]any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("encode audit detail: %w", err)
+	}
+	if _, err := db.Pool.Exec(ctx, `
+		INSERT INTO audit_log (workspace_id, actor, action, target, outcome, detail)
+		VALUES ($1, $2, $3, $4, $5, $6)`, workspaceID, actor, action, target, outcome, b); err != nil {
+		return fmt.Errorf("record %s: %w", action, unavailable(err))
+	}
+	return nil
+}
