@@ -116,14 +116,14 @@ func TestLoginLimiter(t *testing.T) {
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                      "/admin/workspace",
-		"/admin/documents?x=1":  "/admin/documents?x=1",
-		"/admin/jobs/":          "/admin/jobs/",
-		"http://evil/admin/":    "/admin/workspace",
-		"//evil/admin/":         "/admin/workspace",
-		"/admin/\\\\evil":       "/admin/workspace",
-		"/admin/login":          "/admin/workspace",
-		"/adminx":               "/admin/workspace",
+		"":                       "/admin/workspace",
+		"/admin/documents?x=1":   "/admin/documents?x=1",
+		"/admin/jobs/":           "/admin/jobs/",
+		"http://evil/admin/":     "/admin/workspace",
+		"//evil/admin/":          "/admin/workspace",
+		"/admin/\\\\evil":        "/admin/workspace",
+		"/admin/login":           "/admin/workspace",
+		"/adminx":                "/admin/workspace",
 		"/admin/a\r\nSet-Cookie": "/admin/workspace",
 	} {
 		require.Equal(t, want, safeNext(in), "next %q", in)

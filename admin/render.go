@@ -66,7 +66,7 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"date":  func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
 	"bytes": formatBytes,
 	"percent": func(n, of int) int {
 		if of <= 0 {
