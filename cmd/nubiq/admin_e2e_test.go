@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/nubiq/hub/postgres"
+	"github.com/nubiq/hub/postgres/pgtest"
+)
+
+// findChromium returns the browser the dashboard's end-to-end test drives: NUBIQ_CHROMIUM, or
+// Debian's chromium that scripts/setup-chromium installs.
+func findChromium() string {
+	for _, c := range []string{os.Getenv("NUBIQ_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if c == "" {
+			continue
+		}
+		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return c
+		}
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// artifactsDir is where the test keeps its screenshots: artifacts/admin-e2e at the root of
+// the repository (git ignores artifacts/).
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "artifacts", "admin-e2e"))
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// TestDashboardInBrowser drives headless Chromium through the dashboard of a real server: sign
+// in (a wrong password first), replace the one-time password, create an API key and use it on
+// /api/mcp/, revoke it and see it refused, and visit the workspace, documents and jobs pages.
+// Each page's screenshot is kept under artifacts/admin-e2e/.
+func TestDashboardInBrowser(t *testing.T) {
+	chromium := findChromium()
+	if chromium == "" {
+		t.Skip("Chromium not found (set NUBIQ_CHROMIUM or run scripts/setup-chromium, which make test runs): skipping the dashboard's browser test")
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// A real server on a fresh database, wired as `nubiq serve` wires it.
+	url := pgtest.URL(t)
+	db, err := postgres.Open(ctx, postgres.Config{URL: url})
+	require.NoError(t, err)
+	defer db.Close()
+	ws, err := db.CreateWorkspace(ctx, "Acme Support", "pro")
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, adminCreate(ctx, db, &out, adminCreateParams{Email: "ana@example.com", Workspace: "Acme Support", Name: "Ana", Cost: bcrypt.MinCost}))
+	m := oneTimeRE.FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	oneTime := m[1]
+
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(srvCtx, &serveFlags{db: dbFlags{URL: url}, addr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second},
+			slog.New(slog.NewTextHandler(io.Discard, nil)), ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	defer func() {
+		stopSrv()
+		require.NoError(t, <-done)
+	}()
+	base := "http://" + addr
+
+	// The browser.
+	shots := artifactsDir(t)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate("about:blank")), "start Chromium")
+	_, err = chromedp.CallBrowser(bctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "clipboard-read"}, Setting: browser.PermissionSettingGranted, Origin: base})
+	require.NoError(t, err)
+	_, err = chromedp.CallBrowser(bctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "clipboard-write"}, Setting: browser.PermissionSettingGranted, Origin: base})
+	require.NoError(t, err)
+
+	// Every console error, CSP violation and uncaught exception on our pages fails the test.
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	_, err = chromedp.Call(bctx, cdplog.Enable, cdp.Empty{})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError && !strings.Contains(ev.Entry.URL, "/admin/jobs/") {
+				problems = append(problems, fmt.Sprintf("console %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		}
+	}))
+
+	step := 0
+	shot := func(name string) {
+		t.Helper()
+		step++
+		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err, "screenshot %s", name)
+		require.NoError(t, os.WriteFile(filepath.Join(shots, fmt.Sprintf("%02d-%s.png", step, name)), buf, 0o644))
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(bctx, actions...), what)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, "text of %s", sel)
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		l, err := chromedp.Run(bctx, chromedp.Location())
+		require.NoError(t, err)
+		return strings.TrimPrefix(l, base)
+	}
+
+	// Sign in: the dashboard sends us to the form; a wrong password gets the generic error.
+	do("open the dashboard", chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible(chromedp.ID("email")))
+	require.Equal(t, "/admin/login?next=%2Fadmin%2F", location())
+	shot("sign-in")
+	do("wrong password",
+		chromedp.SendKeys(chromedp.ID("email"), "ana@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "not the password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS(".error-summary")))
+	require.Contains(t, text(".error-summary"), "The email, password or workspace is not correct.")
+	shot("sign-in-refused")
+	do("sign in with the one-time password",
+		chromedp.SendKeys(chromedp.ID("password"), oneTime),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("new")))
+	require.Equal(t, "/admin/account/password", location())
+	shot("choose-password")
+	do("choose a password",
+		chromedp.SendKeys(chromedp.ID("current"), oneTime),
+		chromedp.SendKeys(chromedp.ID("new"), "a long and private passphrase"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "a long and private passphrase"),
+		chromedp.Submit(chromedp.ID("confirm")),
+		chromedp.WaitVisible(chromedp.ID("usage-minute")))
+	require.Contains(t, text(".notice"), "Your password was changed.")
+	shot("workspace")
+
+	// Settings → API Keys → Create API key.
+	do("open API keys",
+		chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/api-keys"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a.button[href="/admin/settings/api-keys/new"]`)))
+	require.Contains(t, text("main"), "This workspace has no API keys yet.")
+	do("open the create form",
+		chromedp.Click(chromedp.CSS(`a.button[href="/admin/settings/api-keys/new"]`)),
+		chromedp.WaitVisible(chromedp.ID("name")))
+	do("fill the form",
+		chromedp.SendKeys(chromedp.ID("name"), "Claude Code on Ana's laptop"),
+		chromedp.Click(chromedp.ID("scope-documents-read")),
+		chromedp.Click(chromedp.ID("scope-tickets-read")),
+		chromedp.Click(chromedp.ID("expiry-30")))
+	shot("key-create")
+	do("create the key",
+		chromedp.Click(chromedp.CSS(`form[action="/admin/settings/api-keys"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")))
+	require.Contains(t, text(".warning"), "It will not be shown again.")
+	secret, err := chromedp.Run(bctx, chromedp.Value(chromedp.ID("secret")))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(secret, "nbq_"), secret)
+	// The copy button exists only with JavaScript, and copies the key.
+	do("copy the key", chromedp.WaitVisible(chromedp.CSS("button.copy")), chromedp.Click(chromedp.CSS("button.copy")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("copy-status").textContent !== ""`, chromedp.WithPollingTimeout(5*time.Second)))
+	require.Equal(t, "The key was copied to the clipboard.", text("#copy-status"))
+	clip, err := chromedp.Run(bctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Equal(t, secret, clip)
+	shot("key-created")
+
+	// The key works on the MCP endpoint and sees the tools of its scopes only.
+	tools := mcpToolsList(t, base, secret)
+	require.Contains(t, tools, "documents.search")
+	require.Contains(t, tools, "tickets.list")
+	require.NotContains(t, tools, "conversations.list")
+
+	do("back to the list", chromedp.Click(chromedp.CSS(`a.button[href="/admin/settings/api-keys"]`)), chromedp.WaitVisible(chromedp.CSS("table.keys")))
+	row := text("table.keys tbody tr")
+	require.Contains(t, row, "Claude Code on Ana's laptop")
+	require.Contains(t, row, secret[:12])
+	require.NotContains(t, text("main"), secret)
+	require.Contains(t, row, "active")
+	shot("keys")
+
+	// Revoke, through the confirmation page.
+	do("ask to revoke", chromedp.Click(chromedp.CSS(`table.keys a[href$="/revoke"]`)), chromedp.WaitVisible(chromedp.CSS("button.danger")))
+	shot("key-revoke-confirm")
+	do("revoke", chromedp.Click(chromedp.CSS("button.danger")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	require.Contains(t, text(".notice"), "was revoked")
+	require.Contains(t, text("table.keys tbody tr"), "revoked")
+	shot("key-revoked")
+	// Verified keys may be trusted from a cache for up to two seconds.
+	require.Eventually(t, func() bool { return mcpStatus(t, base, secret) == http.StatusUnauthorized }, 5*time.Second, 100*time.Millisecond,
+		"the revoked key must be refused")
+
+	// Workspace usage counts the MCP requests the key made.
+	do("workspace", chromedp.Click(chromedp.CSS(`nav a[href="/admin/workspace"]`)), chromedp.WaitVisible(chromedp.ID("usage-day")))
+	shot("workspace-usage")
+
+	// Documents.
+	_, err = db.Pool.Exec(ctx, `
+		INSERT INTO documents (workspace_id, title, mime_type, raw, size_bytes, content_hash, status, error, chunk_count, embedder) VALUES
+		($1, 'Refund policy', 'text/markdown', 'x', 2048, '\x00', 'ready', '', 7, 'hash-256'),
+		($1, 'Scanned invoice', 'application/pdf', 'x', 91234, '\x00', 'failed', 'pdf: no text layer', 0, '')`, ws.ID)
+	require.NoError(t, err)
+	do("documents", chromedp.Click(chromedp.CSS(`nav a[href="/admin/documents"]`)), chromedp.WaitVisible(chromedp.CSS("table.documents")))
+	require.Contains(t, text("table.documents"), "pdf: no text layer")
+	shot("documents")
+
+	// Jobs: River's UI behind the same sign-in.
+	_, err = db.River.Insert(ctx, jobArgsForUI{Note: "shown in the job UI"}, nil)
+	require.NoError(t, err)
+	resp, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`nav a[href="/admin/jobs/"]`)))
+	require.NoError(t, err, "open jobs")
+	require.EqualValues(t, http.StatusOK, resp.Status)
+	// River's UI opens on running jobs; ours waits as available.
+	do("jobs UI lists the job",
+		chromedp.WaitVisible(chromedp.CSS(`a[href*="state=available"]`)),
+		chromedp.Click(chromedp.CSS(`a[href*="state=available"]`)),
+		chromedp.Poll[chromedp.Void](`document.body.innerText.includes("e2e_sample")`, chromedp.WithPollingTimeout(15*time.Second)))
+	require.True(t, strings.HasPrefix(location(), "/admin/jobs/"), location())
+	shot("jobs")
+
+	// Sign out: the dashboard is closed again.
+	do("sign out", chromedp.Navigate(base+"/admin/workspace"), chromedp.WaitVisible(chromedp.CSS(`form[action="/admin/logout"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/logout"] button`)), chromedp.WaitVisible(chromedp.ID("email")))
+	do("signed out", chromedp.Navigate(base+"/admin/settings/api-keys"), chromedp.WaitVisible(chromedp.ID("email")))
+	require.True(t, strings.HasPrefix(location(), "/admin/login"), location())
+
+	mu.Lock()
+	defer mu.Unlock()
+	// The sign-in refusal answers 401, which Chromium reports as a failed resource load.
+	problems = slices.DeleteFunc(problems, func(p string) bool {
+		return strings.Contains(p, "status of 401") && strings.Contains(p, "/admin/login")
+	})
+	require.Empty(t, problems, "browser console")
+	t.Logf("dashboard browser test took %s; screenshots in %s", time.Since(start).Round(time.Millisecond), shots)
+}
+
+// jobArgsForUI is a job that no worker runs, so that the job UI has a row to show.
+type jobArgsForUI struct {
+	Note string `json:"note"`
+}
+
+func (jobArgsForUI) Kind() string { return "e2e_sample" }
+
+// mcpPost sends one JSON-RPC message to /api/mcp/ with the key and returns the status and the
+// JSON-RPC response (from a JSON body or the first event of an event stream).
+func mcpPost(t *testing.T, base, key string, msg map[string]any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(msg)
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/mcp/", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, res.Body) //nolint:errcheck
+		return res.StatusCode, nil
+	}
+	var body []byte
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 8<<20)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
+				body = []byte(strings.TrimSpace(d))
+				break
+			}
+		}
+	} else {
+		body, _ = io.ReadAll(res.Body)
+	}
+	var out map[string]any
+	require.NoError(t, json.Unmarshal(body, &out), "%s", body)
+	return res.StatusCode, out
+}
+
+func mcpStatus(t *testing.T, base, key string) int {
+	status, _ := mcpPost(t, base, key, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+	return status
+}
+
+// mcpToolsList initialises an MCP session over plain HTTP and lists the tool names.
+func mcpToolsList(t *testing.T, base, key string) []string {
+	t.Helper()
+	status, res := mcpPost(t, base, key, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": map[string]any{
+		"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "e2e", "version": "1"}}})
+	require.Equal(t, http.StatusOK, status)
+	require.NotNil(t, res["result"], "%v", res)
+	status, res = mcpPost(t, base, key, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+	require.Equal(t, http.StatusOK, status)
+	result, _ := res["result"].(map[string]any)
+	require.NotNil(t, result, "%v", res)
+	var names []string
+	for _, tool := range result["tools"].([]any) {
+		names = append(names, tool.(map[string]any)["name"].(string))
+	}
+	return names
+}
