@@ -6,7 +6,7 @@ export GOTOOLCHAIN ?= auto
 
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test build setup vet fmt
+.PHONY: run test build setup vet fmt fuzz
 
 setup:
 	@scripts/setup-go
@@ -26,3 +26,7 @@ vet:
 
 fmt:
 	@gofmt -l -w .
+
+# Explore every fuzz test beyond its seed corpus: FUZZTIME per target (default 1m).
+fuzz:
+	@scripts/fuzz

@@ -204,3 +204,6 @@ func jsonKind(t reflect.Type) string {
 	}
 	return t.String()
 }
+
+// newInput returns a pointer to a new zero value of the tool's input type (for fuzzing).
+func newInput(t *Tool) any { return reflect.New(t.inputType).Interface() }
