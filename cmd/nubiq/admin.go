@@ -118,11 +118,11 @@ func adminCreate(ctx context.Context, db *postgres.DB, out io.Writer, p adminCre
 // Its settings come from the environment: NUBIQ_ADMIN_SESSION_TTL (default 12h),
 // NUBIQ_ADMIN_SECURE_COOKIES (mark cookies Secure even over plain HTTP, for TLS ending at a
 // proxy), NUBIQ_TRUST_PROXY (take the client address and scheme from X-Forwarded-For and
-// X-Forwarded-Proto) and NUBIQ_KEY_MAX_LIFETIME (longest key expiry offered, default 365d).
+// X-Forwarded-Proto) and NUBIQ_KEY_MAX_EXPIRY (longest key expiry offered, default 365d).
 func mountAdmin(ctx context.Context, next http.Handler, db *database, logger *slog.Logger, docs admin.DocumentStore) (http.Handler, error) {
-	maxLife, err := parseDays(envOr("NUBIQ_KEY_MAX_LIFETIME", "365d"))
+	maxLife, err := parseDays(envOr("NUBIQ_KEY_MAX_EXPIRY", "365d"))
 	if err != nil {
-		return nil, fmt.Errorf("NUBIQ_KEY_MAX_LIFETIME: %w", err)
+		return nil, fmt.Errorf("NUBIQ_KEY_MAX_EXPIRY: %w", err)
 	}
 	h, err := admin.New(ctx, admin.Config{
 		DB:             db.DB,
