@@ -20,9 +20,11 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
@@ -197,6 +199,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("usage-minute")))
 	require.Contains(t, text(".notice"), "Your password was changed.")
 	shot("workspace")
+	// Keyboard users meet the skip link first, and it moves focus to the content.
+	do("tab", chromedp.KeyEvent(kb.Tab))
+	focused, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.activeElement.textContent`))
+	require.NoError(t, err)
+	require.Equal(t, "Skip to content", focused)
+	do("skip", chromedp.KeyEvent(kb.Enter))
+	focused, err = chromedp.Run(bctx, chromedp.Evaluate[string](`document.activeElement.id`))
+	require.NoError(t, err)
+	require.Equal(t, "main", focused)
 
 	// Settings → API Keys → Create API key.
 	do("open API keys",
@@ -252,6 +263,42 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Verified keys may be trusted from a cache for up to two seconds.
 	require.Eventually(t, func() bool { return mcpStatus(t, base, secret) == http.StatusUnauthorized }, 5*time.Second, 100*time.Millisecond,
 		"the revoked key must be refused")
+
+	// Without the script the same forms work; the copy button stays hidden and the key can be
+	// selected by hand.
+	nojs, cancelNoJS := chromedp.NewContext(bctx)
+	do2 := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(nojs, actions...), what)
+	}
+	do2("open a tab", chromedp.Navigate("about:blank"))
+	// Blocking the page's one script leaves the protocol's own evaluation working, which
+	// disabling scripts altogether would not.
+	_, err = chromedp.Call(nojs, network.Enable, network.EnableParams{})
+	require.NoError(t, err)
+	_, err = chromedp.Call(nojs, network.SetBlockedURLs, network.SetBlockedURLsParams{
+		URLPatterns: []*network.BlockPattern{{URLPattern: base + "/admin/static/*.js", Block: true}}})
+	require.NoError(t, err)
+	do2("create a key without the script",
+		chromedp.Navigate(base+"/admin/settings/api-keys/new"),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "no-script client"),
+		chromedp.Click(chromedp.ID("scope-team-read")),
+		chromedp.Click(chromedp.ID("expiry-90")),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/settings/api-keys"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("secret")))
+	// Checked at once rather than waited for: without the script nothing will change.
+	copyShown, err := chromedp.Run(nojs, chromedp.Evaluate[bool](`document.querySelector("button.copy").checkVisibility()`))
+	require.NoError(t, err)
+	require.False(t, copyShown, "the copy button needs the script, so it stays hidden without it")
+	buf, err := chromedp.Run(nojs, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	step++
+	require.NoError(t, os.WriteFile(filepath.Join(shots, fmt.Sprintf("%02d-key-created-without-script.png", step)), buf, 0o644))
+	secret2, err := chromedp.Run(nojs, chromedp.Value(chromedp.ID("secret")))
+	require.NoError(t, err)
+	require.Contains(t, mcpToolsList(t, base, secret2), "team.members")
+	cancelNoJS()
 
 	// Workspace usage counts the MCP requests the key made.
 	do("workspace", chromedp.Click(chromedp.CSS(`nav a[href="/admin/workspace"]`)), chromedp.WaitVisible(chromedp.ID("usage-day")))
