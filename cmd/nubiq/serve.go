@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nubiq/hub/mcp"
@@ -23,6 +27,8 @@ type serveFlags struct {
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
+	allowedOrigins  string
+	maxBodyBytes    string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -30,6 +36,27 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
+	fs.StringVar(&f.allowedOrigins, "allowed-origins", envOr("NUBIQ_ALLOWED_ORIGINS", ""), "comma-separated browser origins (https://app.example.com) allowed to call /api/mcp/, or *; requests without Origin are always allowed (env NUBIQ_ALLOWED_ORIGINS)")
+	fs.StringVar(&f.maxBodyBytes, "max-body-bytes", envOr("NUBIQ_MAX_BODY_BYTES", strconv.Itoa(mcp.DefaultMaxBodyBytes)), "largest MCP request body in bytes; larger ones get 413 (env NUBIQ_MAX_BODY_BYTES)")
+}
+
+// mcpConfig checks the endpoint settings.
+func (f *serveFlags) mcpConfig() (origins []string, maxBody int64, err error) {
+	for _, o := range strings.Split(f.allowedOrigins, ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if u, perr := url.Parse(o); o != "*" && (perr != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+			return nil, 0, fmt.Errorf("--allowed-origins (NUBIQ_ALLOWED_ORIGINS): %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o)
+		}
+		origins = append(origins, o)
+	}
+	maxBody, err = strconv.ParseInt(strings.TrimSpace(f.maxBodyBytes), 10, 64)
+	if err != nil || maxBody < 1024 {
+		return nil, 0, fmt.Errorf("--max-body-bytes (NUBIQ_MAX_BODY_BYTES): %q is not a number of bytes of at least 1024", f.maxBodyBytes)
+	}
+	return origins, maxBody, nil
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -49,10 +76,11 @@ PostgreSQL cluster under the data directory and stops it on SIGINT/SIGTERM.`)
 // serve runs until ctx is cancelled. ready, when non-nil, receives the bound address once the
 // server accepts connections.
 func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<- string) error {
-	var (
-		db  *database
-		err error
-	)
+	origins, maxBody, err := f.mcpConfig()
+	if err != nil {
+		return err
+	}
+	var db *database
 	if f.noMigrate {
 		db, err = openDatabase(ctx, &f.db, logger)
 	} else {
@@ -64,11 +92,26 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	defer db.Close()
 
 	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	keys := &mcp.KeyAuthenticator{DB: db.DB, Logger: logger}
+	limiter := &mcp.RateLimiter{DB: db.DB, Logger: logger}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
-		Registry: mcp.NewRegistry(deps),
-		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
-		Logger:   logger,
+		Registry:       mcp.NewRegistry(deps),
+		Auth:           keys,
+		Limiter:        limiter,
+		Logger:         logger,
+		AllowedOrigins: origins,
+		MaxBodyBytes:   maxBody,
 	})
+	// Background upkeep: key last-use times are written in batches (and once more after the
+	// last request), old rate-limit counters are deleted hourly.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { keys.Run(bgCtx, 10*time.Second) })
+	background.Go(func() { limiter.Run(bgCtx, time.Hour) })
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
 	handler := server.New(server.Config{
 		Logger: logger,
 		Mounts: map[string]http.Handler{"/api/mcp/": mcpHandler, "/api/mcp": mcpHandler},
@@ -117,5 +160,7 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
 	}
+	stopBackground()
+	background.Wait()
 	return nil
 }
