@@ -246,8 +246,10 @@ func actor(s *postgres.AdminSession) string {
 
 // audit records a dashboard action; a failure to record is logged, not shown: the action
 // itself has happened.
-func (h *Handler) audit(ctx context.Context, s *postgres.AdminSession, action, target string, detail map[string]any) {
-	if err := h.db.RecordAdminAction(ctx, s.WorkspaceID, actor(s), action, target, "ok", detail); err != nil {
+func (h *Handler) audit(ctx context.Context, s *postgres.AdminSession, action, target string) {
+	err := h.db.InsertAudit(ctx, nubiq.AuditEntry{WorkspaceID: s.WorkspaceID, Actor: actor(s), Action: action,
+		Target: target, Outcome: "ok", CreatedAt: h.now()})
+	if err != nil {
 		h.log.Warn("record dashboard action", "action", action, "err", err)
 	}
 }

@@ -365,7 +365,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, s *post
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.audit(r.Context(), s, "member.password_change", fmt.Sprintf("member:%d", s.MemberID), nil)
+	h.audit(r.Context(), s, "member.password_change", fmt.Sprintf("member:%d", s.MemberID))
 	http.Redirect(w, r, "/admin/workspace?notice=password", http.StatusSeeOther)
 }
 

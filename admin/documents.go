@@ -119,7 +119,7 @@ func (h *Handler) uploadDocument(w http.ResponseWriter, r *http.Request, s *post
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.audit(r.Context(), s, "document.upload", fmt.Sprintf("document:%d", id), map[string]any{"title": title, "size": len(raw)})
+	h.audit(r.Context(), s, "documents.upload", fmt.Sprintf("document:%d", id))
 	http.Redirect(w, r, "/admin/documents?notice=uploaded", http.StatusSeeOther)
 }
 
@@ -137,7 +137,7 @@ func (h *Handler) deleteDocumentPage(w http.ResponseWriter, r *http.Request, s *
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.render(w, http.StatusOK, "document_delete", page{Title: "Delete document", Nav: "documents", Session: s,
+	h.render(w, http.StatusOK, "documents.delete", page{Title: "Delete document", Nav: "documents", Session: s,
 		Data: struct {
 			Doc      *postgres.AdminDocument
 			Writable bool
@@ -158,7 +158,7 @@ func (h *Handler) deleteDocument(w http.ResponseWriter, r *http.Request, s *post
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.audit(r.Context(), s, "document.delete", fmt.Sprintf("document:%d", id), nil)
+	h.audit(r.Context(), s, "documents.delete", fmt.Sprintf("document:%d", id))
 	http.Redirect(w, r, "/admin/documents?notice=deleted", http.StatusSeeOther)
 }
 
@@ -185,11 +185,11 @@ func (h *Handler) reindex(w http.ResponseWriter, r *http.Request, s *postgres.Ad
 		h.renderError(w, r, s, err)
 		return
 	}
-	target := "all"
+	target := fmt.Sprintf("reindex_run:%d all", run)
 	if len(ids) == 1 {
-		target = fmt.Sprintf("document:%d", ids[0])
+		target = fmt.Sprintf("reindex_run:%d document:%d", run, ids[0])
 	}
-	h.audit(r.Context(), s, "document.reindex", target, map[string]any{"reindex_run": run})
+	h.audit(r.Context(), s, "documents.reindex", target)
 	http.Redirect(w, r, fmt.Sprintf("/admin/reindex-runs/%d", run), http.StatusSeeOther)
 }
 

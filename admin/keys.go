@@ -222,8 +222,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *postgres.
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.audit(r.Context(), s, "api_key.create", fmt.Sprintf("api_key:%d", key.ID),
-		map[string]any{"prefix": key.Prefix, "scopes": nubiq.ScopeStrings(key.Scopes), "expires_at": key.ExpiresAt})
+	h.audit(r.Context(), s, "api_key.create", fmt.Sprintf("api_key:%d", key.ID))
 	scheme := "http"
 	if h.secure(r) {
 		scheme = "https"
@@ -310,6 +309,6 @@ func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, s *postgres.
 		h.renderError(w, r, s, err)
 		return
 	}
-	h.audit(r.Context(), s, "api_key.revoke", fmt.Sprintf("api_key:%d", k.ID), map[string]any{"prefix": k.Prefix})
+	h.audit(r.Context(), s, "api_key.revoke", fmt.Sprintf("api_key:%d", k.ID))
 	http.Redirect(w, r, fmt.Sprintf("/admin/settings/api-keys?revoked=%d", k.ID), http.StatusSeeOther)
 }

@@ -140,7 +140,8 @@ func TestWorkspaceUsage(t *testing.T) {
 	require.NoError(t, err)
 	other, err := e.DB.CreateWorkspace(ctx, "Other", "pro")
 	require.NoError(t, err)
-	minute, day := postgres.UsageWindows(e.Clock.Now())
+	w := postgres.WindowsAt(e.Clock.Now())
+	minute, day := w.Minute, w.Day
 	_, err = e.DB.Pool.Exec(ctx, `
 		INSERT INTO usage_counters (workspace_id, key_id, window_kind, window_start, count) VALUES
 		($1, 0, 'minute', $3, 17), ($1, 0, 'day', $4, 4321),

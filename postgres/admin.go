@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -235,13 +234,6 @@ func (db *DB) BootstrapAdmin(ctx context.Context, p BootstrapAdminParams) (*Admi
 	return &m, created, nil
 }
 
-// UsageWindows are the starts of the UTC minute and day that now falls in, as the rate
-// limiter counts them.
-func UsageWindows(now time.Time) (minute, day time.Time) {
-	now = now.UTC()
-	return now.Truncate(time.Minute), time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-}
-
 // KeyUsage is one API key's request counts in the current windows.
 type KeyUsage struct {
 	KeyID  int64
@@ -266,8 +258,8 @@ type WorkspaceUsage struct {
 
 // WorkspaceUsage reads a workspace's plan and usage counters for the windows now falls in.
 func (db *DB) WorkspaceUsage(ctx context.Context, workspaceID int64, now time.Time) (*WorkspaceUsage, error) {
-	u := &WorkspaceUsage{}
-	u.MinuteStart, u.DayStart = UsageWindows(now)
+	w := WindowsAt(now) // the windows the rate limiter counts in
+	u := &WorkspaceUsage{MinuteStart: w.Minute, DayStart: w.Day}
 	err := db.Pool.QueryRow(ctx, `
 		SELECT w.id, w.name, w.plan, w.created_at, p.name, p.per_minute, p.per_day,
 		       coalesce((SELECT count FROM usage_counters
@@ -439,21 +431,4 @@ func (db *DB) AdminReindexRun(ctx context.Context, workspaceID, id int64) (*Admi
 		return nil, fmt.Errorf("read reindex run %d: %w", id, unavailable(err))
 	}
 	return &run, nil
-}
-
-// RecordAdminAction writes an audit row for something done in the dashboard.
-func (db *DB) RecordAdminAction(ctx context.Context, workspaceID int64, actor, action, target, outcome string, detail map[string]any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("encode audit detail: %w", err)
-	}
-	if _, err := db.Pool.Exec(ctx, `
-		INSERT INTO audit_log (workspace_id, actor, action, target, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6)`, workspaceID, actor, action, target, outcome, b); err != nil {
-		return fmt.Errorf("record %s: %w", action, unavailable(err))
-	}
-	return nil
 }
