@@ -20,6 +20,11 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Delivery tunes outbound message delivery (deliver.go); zero values get defaults.
+	Delivery DeliveryConfig
+	// Mail is the service's own SMTP server (NUBIQ_SMTP_*), for invitation emails; when it is
+	// not configured no invitation email is sent.
+	Mail MailConfig
 }
 
 // Config configures the runner. Zero values get defaults.

@@ -34,7 +34,7 @@ type RateStatus struct {
 
 // rateStatus computes a RateStatus from the counts after a request at now.
 func rateStatus(c *postgres.RequestCount, perMinute, perDay int, now time.Time) *RateStatus {
-	w := postgres.WindowsAt(now)
+	w := nubiq.CurrentUsageWindows(now)
 	s := &RateStatus{
 		LimitMinute: perMinute, RemainingMinute: max(0, perMinute-c.Minute),
 		LimitDay: perDay, RemainingDay: max(0, perDay-c.Day),

@@ -12,7 +12,6 @@ import (
 
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/mcp/mcptest"
-	"github.com/nubiq/hub/postgres"
 )
 
 // checkHeaders asserts the four X-RateLimit-* headers.
@@ -84,7 +83,7 @@ func TestRateLimitMinuteEdges(t *testing.T) {
 
 	// The key's own rows, for usage reporting, count the requests let through.
 	keys, _ := env.DB.ListAPIKeys(ctx, ws)
-	w := postgres.WindowsAt(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
+	w := nubiq.CurrentUsageWindows(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
 	for _, c := range []struct {
 		kind  string
 		start time.Time

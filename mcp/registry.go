@@ -18,6 +18,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
+	// team.invite then queues the invitation email.
+	SendInvitations bool
 }
 
 func (d *Deps) now() time.Time {

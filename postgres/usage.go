@@ -4,22 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/nubiq/hub"
 )
-
-// Windows are the fixed UTC windows a request at t falls in.
-type Windows struct {
-	Minute, Day, Month time.Time
-}
-
-// WindowsAt returns the windows of t.
-func WindowsAt(t time.Time) Windows {
-	t = t.UTC()
-	return Windows{
-		Minute: t.Truncate(time.Minute),
-		Day:    time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC),
-		Month:  time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC),
-	}
-}
 
 // RequestCount is the outcome of counting one request against its workspace's limits.
 type RequestCount struct {
@@ -45,7 +32,7 @@ type RequestCount struct {
 // except that one refused for the day still takes a slot of its minute, which no longer
 // matters once the day's budget is spent.
 func (db *DB) CountRequest(ctx context.Context, workspaceID, keyID int64, at time.Time, perMinute, perDay int) (*RequestCount, error) {
-	w := WindowsAt(at)
+	w := nubiq.CurrentUsageWindows(at)
 	var minute, day, dayBefore *int32
 	err := db.Pool.QueryRow(ctx, `
 		WITH minute AS (

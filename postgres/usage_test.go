@@ -73,10 +73,10 @@ func TestCountRequestRefusedCostsNothing(t *testing.T) {
 			t.Fatalf("over the minute: %+v, %v", c, err)
 		}
 	}
-	if n, _ := db.UsageCounter(ctx, w.ID, 0, "day", postgres.WindowsAt(at).Day); n != 3 {
+	if n, _ := db.UsageCounter(ctx, w.ID, 0, "day", nubiq.CurrentUsageWindows(at).Day); n != 3 {
 		t.Fatalf("day count %d after refusals, want 3", n)
 	}
-	if n, _ := db.UsageCounter(ctx, w.ID, 1, "month", postgres.WindowsAt(at).Month); n != 3 {
+	if n, _ := db.UsageCounter(ctx, w.ID, 1, "month", nubiq.CurrentUsageWindows(at).Month); n != 3 {
 		t.Fatalf("key month count %d after refusals, want 3", n)
 	}
 }

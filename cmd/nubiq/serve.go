@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp"
 	"github.com/nubiq/hub/server"
 )
@@ -29,6 +30,7 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	allowedOrigins  string
 	maxBodyBytes    string
+	mail            mailFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -37,6 +39,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", envOr("NUBIQ_ALLOWED_ORIGINS", ""), "comma-separated browser origins (https://app.example.com) allowed to call /api/mcp/, or *; requests without Origin are always allowed (env NUBIQ_ALLOWED_ORIGINS)")
+	f.mail.register(fs)
 	fs.StringVar(&f.maxBodyBytes, "max-body-bytes", envOr("NUBIQ_MAX_BODY_BYTES", strconv.Itoa(mcp.DefaultMaxBodyBytes)), "largest MCP request body in bytes; larger ones get 413 (env NUBIQ_MAX_BODY_BYTES)")
 }
 
@@ -80,6 +83,10 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	mail, err := f.mail.config(f.addr)
+	if err != nil {
+		return err
+	}
 	var db *database
 	if f.noMigrate {
 		db, err = openDatabase(ctx, &f.db, logger)
@@ -91,9 +98,23 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger}
 	keys := &mcp.KeyAuthenticator{DB: db.DB, Logger: logger}
 	limiter := &mcp.RateLimiter{DB: db.DB, Logger: logger}
+	// The workers deliver outbound messages and send invitation emails. River refuses a rescue
+	// delay shorter than the job timeout, hence both set.
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail},
+		jobs.Config{JobTimeout: 5 * time.Minute, RescueStuckJobsAfter: 6 * time.Minute})
+	if err != nil {
+		return err
+	}
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	if !mail.Configured() {
+		logger.Info("no SMTP server configured (NUBIQ_SMTP_HOST, NUBIQ_SMTP_FROM): invitations are created without email")
+	}
+
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured()}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry:       mcp.NewRegistry(deps),
 		Auth:           keys,
@@ -160,7 +181,9 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
 	}
-	stopBackground()
-	background.Wait()
+	// Jobs still running when the timeout ends are cancelled and retried later by any node.
+	if err := runner.Stop(sctx); err != nil {
+		logger.Warn("stop workers", "err", err)
+	}
 	return nil
 }
