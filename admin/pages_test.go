@@ -140,14 +140,14 @@ func TestWorkspaceUsage(t *testing.T) {
 	require.NoError(t, err)
 	other, err := e.DB.CreateWorkspace(ctx, "Other", "pro")
 	require.NoError(t, err)
-	w := postgres.WindowsAt(e.Clock.Now())
+	w := nubiq.CurrentUsageWindows(e.Clock.Now())
 	minute, day := w.Minute, w.Day
 	_, err = e.DB.Pool.Exec(ctx, `
 		INSERT INTO usage_counters (workspace_id, key_id, window_kind, window_start, count) VALUES
 		($1, 0, 'minute', $3, 17), ($1, 0, 'day', $4, 4321),
 		($1, 0, 'minute', $3::timestamptz - interval '1 minute', 59),
-		($1, $2, 'minute', $3, 17), ($1, $2, 'day', $4, 4321),
-		($5, 0, 'minute', $3, 99)`, e.WS, k.ID, minute, day, other.ID)
+		($1, $2, 'minute', $3, 17), ($1, $2, 'day', $4, 4321), ($1, $2, 'month', $6, 5000),
+		($5, 0, 'minute', $3, 99)`, e.WS, k.ID, minute, day, other.ID, w.Month)
 	require.NoError(t, err)
 
 	r := b.get("/admin/workspace")
@@ -158,6 +158,7 @@ func TestWorkspaceUsage(t *testing.T) {
 	require.Contains(t, r.Body, ">10,000<")
 	require.Contains(t, r.Body, ">5,679<", "remaining today")
 	require.Contains(t, r.Body, "busy bot")
+	require.Contains(t, r.Body, `id="usage-month">5,000<`)
 
 	// A new minute starts from zero.
 	e.Clock.Add(time.Minute)

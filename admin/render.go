@@ -75,9 +75,13 @@ var funcs = template.FuncMap{
 		p := n * 100 / of
 		return min(p, 100)
 	},
-	"sub":   func(a, b int) int { return max(a-b, 0) },
-	"add":   func(a, b int) int { return a + b },
-	"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+	"add": func(a, b int) int { return a + b },
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
 	"num": func(n int) string {
 		s := fmt.Sprint(n)
 		for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
