@@ -48,9 +48,6 @@ const Prefix = "/admin/"
 type Config struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
-	// Documents performs document writes: upload, delete, reindex. When nil the Documents
-	// page lists documents and reindex runs read-only.
-	Documents DocumentStore
 	// Jobs serves the job UI under /admin/jobs/. When nil, New serves River's UI on DB.River.
 	Jobs http.Handler
 	// SessionTTL is how long a sign-in lasts. Default 12h.
@@ -67,7 +64,8 @@ type Config struct {
 	// LoginAttempts per client IP and email within LoginWindow. Default 5 per minute.
 	LoginAttempts int
 	LoginWindow   time.Duration
-	// MaxUploadBytes bounds an uploaded document. Default 10 MiB.
+	// MaxUploadBytes bounds an uploaded document, as documents.upload does. Default
+	// nubiq.DefaultMaxUploadBytes.
 	MaxUploadBytes int64
 	// PasswordCost is the bcrypt cost of passwords set here. Default 12.
 	PasswordCost int
@@ -80,7 +78,6 @@ type Handler struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *postgres.DB
-	docs    DocumentStore
 	jobs    http.Handler
 	limiter *loginLimiter
 	root    http.Handler
@@ -111,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		cfg.LoginWindow = time.Minute
 	}
 	if cfg.MaxUploadBytes <= 0 {
-		cfg.MaxUploadBytes = 10 << 20
+		cfg.MaxUploadBytes = nubiq.DefaultMaxUploadBytes
 	}
 	if cfg.PasswordCost == 0 {
 		cfg.PasswordCost = DefaultPasswordCost
@@ -119,7 +116,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, db: cfg.DB, docs: cfg.Documents, jobs: cfg.Jobs}
+	h := &Handler{cfg: cfg, log: cfg.Logger, db: cfg.DB, jobs: cfg.Jobs}
 	h.limiter = newLoginLimiter(cfg.LoginAttempts, cfg.LoginWindow, h.now)
 	if h.jobs == nil && cfg.DB.River != nil {
 		j, err := newJobsUI(ctx, cfg.DB, cfg.Logger)

@@ -27,8 +27,11 @@ type page struct {
 	Session *postgres.AdminSession
 	// Refresh, when positive, reloads the page after that many seconds (reindex progress).
 	Refresh int
-	Notice  string
-	Data    any
+	// Live, when positive, asks the script to reload the page after that many seconds unless
+	// a form on it has been touched (indexing progress on a page that also has forms).
+	Live   int
+	Notice string
+	Data   any
 }
 
 // CSRF is the token every form of a signed-in page carries.

@@ -11,9 +11,10 @@ import (
 )
 
 var notices = map[string]string{
-	"password": "Your password was changed. Other sessions of yours were signed out.",
-	"uploaded": "The document was uploaded and queued for indexing.",
-	"deleted":  "The document was deleted.",
+	"password":  "Your password was changed. Other sessions of yours were signed out.",
+	"uploaded":  "The document was uploaded and queued for indexing.",
+	"unchanged": "A document with exactly this content was already uploaded; nothing new was queued.",
+	"deleted":   "The document was deleted.",
 }
 
 type workspaceData struct {

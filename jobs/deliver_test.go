@@ -32,7 +32,7 @@ import (
 
 // startRunner runs every registered worker on db through a real River client until the test
 // ends, with retries a few milliseconds apart.
-func startRunner(t *testing.T, db *postgres.DB, deps jobs.Deps) {
+func startDeliveryRunner(t *testing.T, db *postgres.DB, deps jobs.Deps) {
 	t.Helper()
 	deps.DB = db
 	if deps.Delivery.Backoff == nil {
@@ -173,7 +173,7 @@ func TestWebhookDeliveryIsSigned(t *testing.T) {
 	e := newDeliveryEnv(t)
 	hook := newWebhookReceiver(t, "whsec-1", 200)
 	ch := e.webhookChannel(t, "sms", hook.URL+"/sms?route=eu", "whsec-1")
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	q := e.queue(t, ch, "+14155550100", "", "Your code is 1234")
 	m := waitOutbound(t, e.db, e.ws, q.ID)
@@ -197,7 +197,7 @@ func TestWebhookWrongSecretFailsPermanently(t *testing.T) {
 	e := newDeliveryEnv(t)
 	hook := newWebhookReceiver(t, "the-receivers-secret", 200)
 	ch := e.webhookChannel(t, "whatsapp", hook.URL, "a-different-secret")
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "+33612345678", "", "Bonjour").ID)
 	require.Equal(t, "failed", m.Status)
 	require.Contains(t, m.Error, "401")
@@ -211,7 +211,7 @@ func TestWebhookRetriesServerErrorsThenSends(t *testing.T) {
 	throttled := newWebhookReceiver(t, "s", 429, 408, 204)
 	ch := e.webhookChannel(t, "api", hook.URL, "s")
 	ch2 := e.webhookChannel(t, "api", throttled.URL, "s")
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "visitor:v1", "", "Hi").ID)
 	require.Equal(t, "sent", m.Status)
@@ -229,7 +229,7 @@ func TestWebhookClientErrorFailsWithoutRetry(t *testing.T) {
 	e := newDeliveryEnv(t)
 	hook := newWebhookReceiver(t, "s", 400)
 	ch := e.webhookChannel(t, "web_widget", hook.URL, "s")
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "visitor:v1", "", "Hi").ID)
 	require.Equal(t, "failed", m.Status)
@@ -249,7 +249,7 @@ func TestWebhookGivesUpAfterMaxAttempts(t *testing.T) {
 	e := newDeliveryEnv(t)
 	hook := newWebhookReceiver(t, "s", 503)
 	ch := e.webhookChannel(t, "sms", hook.URL, "s")
-	startRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 3}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 3}})
 
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "+14155550100", "", "Hi").ID)
 	require.Equal(t, "failed", m.Status)
@@ -277,7 +277,7 @@ func TestWebhookTimeoutIsRetried(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	ch := e.webhookChannel(t, "api", slow.URL, "s")
-	startRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{Timeout: 300 * time.Millisecond}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{Timeout: 300 * time.Millisecond}})
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "visitor:v1", "", "Hi").ID)
 	require.Equal(t, "sent", m.Status)
 	require.Equal(t, 2, m.Attempts)
@@ -288,7 +288,7 @@ func TestDeliveryOfASentMessageIsNotRepeated(t *testing.T) {
 	e := newDeliveryEnv(t)
 	hook := newWebhookReceiver(t, "s", 200)
 	ch := e.webhookChannel(t, "sms", hook.URL, "s")
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 	q := e.queue(t, ch, "+14155550100", "", "Once")
 	require.Equal(t, "sent", waitOutbound(t, e.db, e.ws, q.ID).Status)
 
@@ -315,7 +315,7 @@ func TestDisabledBeforeDeliveryFails(t *testing.T) {
 	q := e.queue(t, ch, "+14155550100", "", "Hi")
 	_, err := e.db.Pool.Exec(context.Background(), `UPDATE channels SET enabled = false WHERE id = $1`, ch)
 	require.NoError(t, err)
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 	m := waitOutbound(t, e.db, e.ws, q.ID)
 	require.Equal(t, "failed", m.Status)
 	require.Contains(t, m.Error, "disabled")
@@ -346,7 +346,7 @@ func TestSMTPDelivery(t *testing.T) {
 	e := newDeliveryEnv(t)
 	srv := newSMTPServer(t, nil)
 	ch := e.emailChannel(t, srv, nil, map[string]string{"username": "support@acme.test", "password": "app-password"})
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	body := "Hello Ada,\n\nYour order shipped. Délai: 2 jours.\n.\nA line with only a dot above.\n" + strings.Repeat("long line ", 20)
 	q := e.queue(t, ch, "Ada Lovelace <ada@example.com>", "Votre commande — expédiée", body)
@@ -382,7 +382,7 @@ func TestSMTPUsesStartTLSWhenOffered(t *testing.T) {
 	serverTLS, roots := selfSignedTLS(t)
 	srv := newSMTPServer(t, func(s *smtpServer) { s.TLS = serverTLS })
 	ch := e.emailChannel(t, srv, nil, map[string]string{"username": "u", "password": "p"})
-	startRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{TLSConfig: &tls.Config{RootCAs: roots}}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{TLSConfig: &tls.Config{RootCAs: roots}}})
 
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "ada@example.com", "Hi", "Over TLS").ID)
 	require.Equal(t, "sent", m.Status, m.Error)
@@ -398,7 +398,7 @@ func TestSMTPUntrustedCertificateFails(t *testing.T) {
 	serverTLS, _ := selfSignedTLS(t)
 	srv := newSMTPServer(t, func(s *smtpServer) { s.TLS = serverTLS })
 	ch := e.emailChannel(t, srv, nil, nil)
-	startRunner(t, e.db, jobs.Deps{}) // system roots: the test certificate is not trusted
+	startDeliveryRunner(t, e.db, jobs.Deps{}) // system roots: the test certificate is not trusted
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "ada@example.com", "Hi", "x").ID)
 	require.Equal(t, "failed", m.Status)
 	require.Contains(t, m.Error, "STARTTLS")
@@ -410,7 +410,7 @@ func TestSMTPRefusedRecipientFailsPermanently(t *testing.T) {
 	e := newDeliveryEnv(t)
 	srv := newSMTPServer(t, func(s *smtpServer) { s.RcptReply = "550 5.1.1 no such user here" })
 	ch := e.emailChannel(t, srv, nil, nil)
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "nobody@example.com", "Hi", "x").ID)
 	require.Equal(t, "failed", m.Status)
 	require.Equal(t, 1, m.Attempts)
@@ -424,7 +424,7 @@ func TestSMTPDeferredRecipientIsRetried(t *testing.T) {
 	e := newDeliveryEnv(t)
 	srv := newSMTPServer(t, func(s *smtpServer) { s.RcptReply = "451 4.7.1 greylisted, try again" })
 	ch := e.emailChannel(t, srv, nil, nil)
-	startRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 2}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 2}})
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, ch, "ada@example.com", "Hi", "x").ID)
 	require.Equal(t, "failed", m.Status)
 	require.Equal(t, 2, m.Attempts)
@@ -443,7 +443,7 @@ func TestSMTPUnreachableIsRetried(t *testing.T) {
 	c, err := e.db.CreateChannel(context.Background(), e.ws, postgres.CreateChannelParams{Kind: "email", Name: "Email",
 		Config: map[string]any{"host": "127.0.0.1", "port": port, "from": "support@acme.test"}})
 	require.NoError(t, err)
-	startRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 2}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Delivery: jobs.DeliveryConfig{MaxAttempts: 2}})
 	m := waitOutbound(t, e.db, e.ws, e.queue(t, c.ID, "ada@example.com", "Hi", "x").ID)
 	require.Equal(t, "failed", m.Status)
 	require.Equal(t, 2, m.Attempts)
@@ -458,7 +458,7 @@ func TestChannelsSendIsDeliveredEndToEnd(t *testing.T) {
 	ch := e.webhookChannel(t, "web_widget", hook.URL, "whsec-e2e")
 	var conv int64
 	require.NoError(t, e.db.Pool.QueryRow(context.Background(), `INSERT INTO conversations (workspace_id, channel_id) VALUES ($1, $2) RETURNING id`, e.ws, ch).Scan(&conv))
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	cs := env.Client(t, env.Key(t, e.ws, nubiq.ScopeChannelsWrite, nubiq.ScopeChannelsRead))
 	var out struct {
@@ -493,7 +493,7 @@ func TestConversationReplyIsDeliveredByEmail(t *testing.T) {
 	require.NoError(t, e.db.Pool.QueryRow(ctx, `INSERT INTO contacts (workspace_id, name, email) VALUES ($1, 'Ada', 'ada@example.com') RETURNING id`, e.ws).Scan(&contact))
 	conv, err := e.db.CreateConversation(ctx, e.ws, nubiq.NewConversation{ContactID: contact, ChannelID: ch, Subject: "Where is my order?"})
 	require.NoError(t, err)
-	startRunner(t, e.db, jobs.Deps{})
+	startDeliveryRunner(t, e.db, jobs.Deps{})
 
 	cs := env.Client(t, env.Key(t, e.ws, nubiq.ScopeConversationsWrite))
 	var reply struct {

@@ -40,7 +40,7 @@ func TestInvitationEmailCarriesASingleUseToken(t *testing.T) {
 	ctx := context.Background()
 	srv := newSMTPServer(t, nil)
 	env := mcptest.New(t, e.db, mcptest.WithDeps(func(d *mcp.Deps) { d.SendInvitations = true }))
-	startRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{
+	startDeliveryRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{
 		SMTPConfig: jobs.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "Nubiq Hub <hub@acme.test>"},
 		PublicURL:  "https://hub.acme.test/",
 	}})
@@ -108,7 +108,7 @@ func TestInvitationRenewalRevokesTheOldLink(t *testing.T) {
 	ctx := context.Background()
 	srv := newSMTPServer(t, nil)
 	env := mcptest.New(t, e.db, mcptest.WithDeps(func(d *mcp.Deps) { d.SendInvitations = true }))
-	startRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{SMTPConfig: jobs.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "hub@acme.test"}}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{SMTPConfig: jobs.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "hub@acme.test"}}})
 	cs := env.Client(t, env.Key(t, e.ws, nubiq.ScopeTeamWrite))
 
 	mcptest.MustCall(t, cs, "team.invite", map[string]any{"email": "omar@example.com", "role": "agent"}, nil)
@@ -141,7 +141,7 @@ func TestInvitationEmailFailureForgetsTheToken(t *testing.T) {
 	ctx := context.Background()
 	srv := newSMTPServer(t, func(s *smtpServer) { s.RcptReply = "550 5.1.1 mailbox unavailable" })
 	env := mcptest.New(t, e.db, mcptest.WithDeps(func(d *mcp.Deps) { d.SendInvitations = true }))
-	startRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{SMTPConfig: jobs.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "hub@acme.test"}}})
+	startDeliveryRunner(t, e.db, jobs.Deps{Mail: jobs.MailConfig{SMTPConfig: jobs.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "hub@acme.test"}}})
 	cs := env.Client(t, env.Key(t, e.ws, nubiq.ScopeTeamWrite))
 
 	mcptest.MustCall(t, cs, "team.invite", map[string]any{"email": "gone@example.com", "role": "agent"}, nil)

@@ -57,17 +57,6 @@ func (c SMTPConfig) port() int {
 	return 587
 }
 
-// permanentError marks a delivery failure that retrying cannot fix: a refused recipient, bad
-// credentials, a 4xx from a webhook, missing configuration.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func permanent(format string, args ...any) error {
-	return &permanentError{fmt.Errorf(format, args...)}
-}
-
 func isPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)

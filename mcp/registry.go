@@ -21,6 +21,9 @@ type Deps struct {
 	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
 	// team.invite then queues the invitation email.
 	SendInvitations bool
+	// MaxUploadBytes bounds documents.upload content (default nubiq.DefaultMaxUploadBytes). The
+	// HTTP handler's body limit must leave room for it in base64.
+	MaxUploadBytes int64
 }
 
 func (d *Deps) now() time.Time {

@@ -234,137 +234,41 @@ func (db *DB) BootstrapAdmin(ctx context.Context, p BootstrapAdminParams) (*Admi
 	return &m, created, nil
 }
 
-// AdminDocument is a document row as the dashboard lists it.
-type AdminDocument struct {
-	ID             int64
-	Title          string
-	MIMEType       string
-	SizeBytes      int64
-	Status         string
-	Error          string
-	Version        int
-	IndexedVersion int
-	ChunkCount     int
-	Embedder       string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	IndexedAt      *time.Time
-}
-
-// AdminDocumentsPage is one page of a workspace's documents, most recently updated first.
-type AdminDocumentsPage struct {
-	Documents []AdminDocument
-	// Next is the cursor of the next page, nil at the end.
-	Next *nubiq.Cursor
-	// ByStatus counts all the workspace's documents by status.
-	ByStatus map[string]int
-}
-
-const adminDocumentColumns = `id, title, mime_type, size_bytes, status, error, version, indexed_version, chunk_count,
-	embedder, created_at, updated_at, indexed_at`
-
-// AdminDocumentsCursor is the kind of the cursors AdminDocuments pages with.
-const AdminDocumentsCursor = "admin_documents"
-
-// AdminDocuments lists a workspace's documents by updated_at desc, id desc.
-func (db *DB) AdminDocuments(ctx context.Context, workspaceID int64, after *nubiq.Cursor, limit int) (*AdminDocumentsPage, error) {
-	var afterTime *time.Time
-	var afterID int64
-	if after != nil {
-		t := after.Time.UTC()
-		afterTime, afterID = &t, after.ID
-	}
-	rows, err := db.Pool.Query(ctx, `
-		SELECT `+adminDocumentColumns+`
-		FROM documents
-		WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3))
-		ORDER BY updated_at DESC, id DESC
-		LIMIT $4`, workspaceID, afterTime, afterID, limit+1)
-	if err != nil {
-		return nil, fmt.Errorf("list documents: %w", unavailable(err))
-	}
-	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AdminDocument, error) {
-		var d AdminDocument
-		err := r.Scan(&d.ID, &d.Title, &d.MIMEType, &d.SizeBytes, &d.Status, &d.Error, &d.Version, &d.IndexedVersion,
-			&d.ChunkCount, &d.Embedder, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
-		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list documents: %w", err)
-	}
-	p := &AdminDocumentsPage{Documents: docs, ByStatus: map[string]int{}}
-	if len(docs) > limit {
-		p.Documents = docs[:limit]
-		last := p.Documents[limit-1]
-		p.Next = &nubiq.Cursor{Kind: AdminDocumentsCursor, Time: last.UpdatedAt, ID: last.ID}
-	}
-	rows, err = db.Pool.Query(ctx, `SELECT status, count(*) FROM documents WHERE workspace_id = $1 GROUP BY status`, workspaceID)
+// DocumentStatusCounts counts the workspace's documents by status.
+func (db *DB) DocumentStatusCounts(ctx context.Context, workspaceID int64) (map[string]int, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT status, count(*) FROM documents WHERE workspace_id = $1 GROUP BY status`, workspaceID)
 	if err != nil {
 		return nil, fmt.Errorf("count documents: %w", unavailable(err))
 	}
 	defer rows.Close()
+	counts := map[string]int{}
 	for rows.Next() {
 		var s string
 		var n int
 		if err := rows.Scan(&s, &n); err != nil {
 			return nil, fmt.Errorf("count documents: %w", err)
 		}
-		p.ByStatus[s] = n
+		counts[s] = n
 	}
-	return p, rows.Err()
-}
-
-// AdminDocument reads one document of the workspace.
-func (db *DB) AdminDocument(ctx context.Context, workspaceID, id int64) (*AdminDocument, error) {
-	var d AdminDocument
-	err := db.Pool.QueryRow(ctx, `
-		SELECT `+adminDocumentColumns+` FROM documents WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(
-		&d.ID, &d.Title, &d.MIMEType, &d.SizeBytes, &d.Status, &d.Error, &d.Version, &d.IndexedVersion,
-		&d.ChunkCount, &d.Embedder, &d.CreatedAt, &d.UpdatedAt, &d.IndexedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nubiq.NotFoundf("there is no document %d in this workspace", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("read document %d: %w", id, unavailable(err))
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count documents: %w", unavailable(err))
 	}
-	return &d, nil
+	return counts, nil
 }
 
-// AdminReindexRun is a reindex run's progress.
-type AdminReindexRun struct {
-	ID         int64
-	Scope      string
-	Status     string
-	Total      int
-	Done       int
-	Failed     int
-	CreatedAt  time.Time
-	FinishedAt *time.Time
-}
-
-const reindexRunColumns = `id, scope, status, total, done, failed, created_at, finished_at`
-
-func scanReindexRun(r pgx.Row) (AdminReindexRun, error) {
-	var run AdminReindexRun
-	err := r.Scan(&run.ID, &run.Scope, &run.Status, &run.Total, &run.Done, &run.Failed, &run.CreatedAt, &run.FinishedAt)
-	return run, err
-}
-
-// AdminReindexRuns lists a workspace's latest reindex runs, newest first.
-func (db *DB) AdminReindexRuns(ctx context.Context, workspaceID int64, limit int) ([]AdminReindexRun, error) {
+// RecentReindexRuns lists the workspace's latest reindex runs, newest first.
+func (db *DB) RecentReindexRuns(ctx context.Context, workspaceID int64, limit int) ([]nubiq.ReindexRun, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT `+reindexRunColumns+` FROM reindex_runs WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2`, workspaceID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list reindex runs: %w", unavailable(err))
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AdminReindexRun, error) { return scanReindexRun(r) })
-}
-
-// AdminReindexRun reads one reindex run of the workspace.
-func (db *DB) AdminReindexRun(ctx context.Context, workspaceID, id int64) (*AdminReindexRun, error) {
-	run, err := scanReindexRun(db.Pool.QueryRow(ctx, `SELECT `+reindexRunColumns+` FROM reindex_runs WHERE workspace_id = $1 AND id = $2`, workspaceID, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nubiq.NotFoundf("no reindex run %d in this workspace", id)
-	} else if err != nil {
-		return nil, fmt.Errorf("read reindex run %d: %w", id, unavailable(err))
+	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (nubiq.ReindexRun, error) {
+		var run nubiq.ReindexRun
+		err := scanRun(r, &run)
+		return run, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list reindex runs: %w", unavailable(err))
 	}
-	return &run, nil
+	return runs, nil
 }

@@ -35,6 +35,24 @@
     el.addEventListener("focus", function () { el.select(); });
   });
 
+  // Pages with indexing in progress reload every few seconds to show it, unless a form on them
+  // has been touched: a reload would throw away what was typed or chosen. Without the script
+  // the page offers a refresh link instead.
+  var main = document.getElementById("main");
+  var live = main && parseInt(main.getAttribute("data-live"), 10);
+  if (live > 0) {
+    var touched = false;
+    document.querySelectorAll("main form").forEach(function (f) {
+      f.addEventListener("input", function () { touched = true; });
+      f.addEventListener("change", function () { touched = true; });
+      f.addEventListener("submit", function () { touched = true; });
+    });
+    window.setTimeout(function () {
+      if (touched) return;
+      window.location.reload();
+    }, live * 1000);
+  }
+
   // An error summary takes focus so that screen readers announce it and keyboard users start there.
   var summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();

@@ -114,8 +114,8 @@ func adminCreate(ctx context.Context, db *postgres.DB, out io.Writer, p adminCre
 // NUBIQ_ADMIN_SECURE_COOKIES (mark cookies Secure even over plain HTTP, for TLS ending at a
 // proxy), NUBIQ_TRUST_PROXY (take the client address and scheme from X-Forwarded-For and
 // X-Forwarded-Proto) and NUBIQ_KEY_MAX_EXPIRY (longest key lifetime, default 365d, as for
-// `nubiq keys create`).
-func mountAdmin(ctx context.Context, next http.Handler, db *database, logger *slog.Logger, docs admin.DocumentStore) (http.Handler, error) {
+// `nubiq keys create`). Uploads share the limit of documents.upload (--max-upload-bytes).
+func mountAdmin(ctx context.Context, next http.Handler, db *database, logger *slog.Logger, maxUpload int64) (http.Handler, error) {
 	maxLife, err := nubiq.ParseLifetime(envOr("NUBIQ_KEY_MAX_EXPIRY", "365d"))
 	if err != nil {
 		return nil, fmt.Errorf("NUBIQ_KEY_MAX_EXPIRY: %s", nubiq.ErrorMessage(err))
@@ -123,7 +123,7 @@ func mountAdmin(ctx context.Context, next http.Handler, db *database, logger *sl
 	h, err := admin.New(ctx, admin.Config{
 		DB:             db.DB,
 		Logger:         logger.With("component", "admin"),
-		Documents:      docs,
+		MaxUploadBytes: maxUpload,
 		SessionTTL:     envDuration("NUBIQ_ADMIN_SESSION_TTL", 12*time.Hour),
 		SecureCookies:  envBool("NUBIQ_ADMIN_SECURE_COOKIES"),
 		TrustProxy:     envBool("NUBIQ_TRUST_PROXY"),

@@ -14,8 +14,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp"
+	"github.com/nubiq/hub/postgres"
 	"github.com/nubiq/hub/server"
 )
 
@@ -25,6 +28,9 @@ func init() {
 
 type serveFlags struct {
 	db              dbFlags
+	embedder        embedderFlags
+	ingest          ingestFlags
+	maxUpload       int64
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
@@ -35,6 +41,9 @@ type serveFlags struct {
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
+	f.embedder.register(fs)
+	f.ingest.register(fs)
+	fs.Int64Var(&f.maxUpload, "max-upload-bytes", int64(envInt("NUBIQ_MAX_UPLOAD_BYTES", nubiq.DefaultMaxUploadBytes)), "largest document documents.upload accepts, in bytes (env NUBIQ_MAX_UPLOAD_BYTES)")
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
@@ -100,21 +109,39 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 
 	keys := &mcp.KeyAuthenticator{DB: db.DB, Logger: logger}
 	limiter := &mcp.RateLimiter{DB: db.DB, Logger: logger}
-	// The workers deliver outbound messages and send invitation emails. River refuses a rescue
-	// delay shorter than the job timeout, hence both set.
-	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail},
-		jobs.Config{JobTimeout: 5 * time.Minute, RescueStuckJobsAfter: 6 * time.Minute})
+	emb, err := f.embedder.build(ctx, f.db.DataDir, logger)
 	if err != nil {
 		return err
 	}
+	// The workers index documents, deliver outbound messages and send invitation emails.
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail, Embedder: emb, Ingest: f.ingest.config()},
+		jobs.Config{IngestWorkers: f.ingest.workers})
+	if err != nil {
+		return err
+	}
+	// The runner outlives ctx: on shutdown it is stopped explicitly, letting running jobs end;
+	// jobs still running when the timeout ends are cancelled and retried later by any node.
 	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			logger.Warn("stop workers", "err", err)
+		}
+	}()
 	if !mail.Configured() {
 		logger.Info("no SMTP server configured (NUBIQ_SMTP_HOST, NUBIQ_SMTP_FROM): invitations are created without email")
 	}
+	go prepareVectors(ctx, db.DB, emb, logger)
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured()}
+	// The body limit must leave room for the largest upload in base64 plus the JSON-RPC envelope.
+	if need := (f.maxUpload+2)/3*4 + (1 << 20); maxBody < need {
+		logger.Info("raising the MCP body limit to fit the largest upload", "max_body_bytes", need, "max_upload_bytes", f.maxUpload)
+		maxBody = need
+	}
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured(), MaxUploadBytes: f.maxUpload}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry:       mcp.NewRegistry(deps),
 		Auth:           keys,
@@ -149,7 +176,7 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 			return nil
 		},
 	})
-	if handler, err = mountAdmin(ctx, handler, db, logger, nil); err != nil {
+	if handler, err = mountAdmin(ctx, handler, db, logger, f.maxUpload); err != nil {
 		return err
 	}
 
@@ -181,9 +208,36 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("shutdown", "err", err)
 	}
-	// Jobs still running when the timeout ends are cancelled and retried later by any node.
-	if err := runner.Stop(sctx); err != nil {
-		logger.Warn("stop workers", "err", err)
-	}
 	return nil
+}
+
+// prepareVectors makes the database ready for the node's embedder: the HNSW index for its
+// dimensions, and a reindex of every workspace's documents whose vectors another embedder
+// made (vectors of different embedders cannot be compared). Both can take a while on a large
+// knowledge base, so they run beside serving.
+func prepareVectors(ctx context.Context, db *postgres.DB, emb indexer.Embedder, logger *slog.Logger) {
+	name, dims := emb.Name(), emb.Dimensions()
+	wss, err := db.ListWorkspaces(ctx)
+	if err != nil {
+		logger.Error("check documents for embedder change", "err", err)
+	}
+	for _, w := range wss {
+		res, err := db.ReindexStaleEmbeddings(ctx, w.ID, name, dims)
+		if err != nil {
+			logger.Error("reindex after embedder change", "workspace", w.ID, "err", err)
+			continue
+		}
+		if res != nil {
+			logger.Info("embedder changed: reindexing documents embedded by another",
+				"workspace", w.ID, "embedder", name, "dimensions", dims, "documents", res.Run.Total, "reindex_run", res.Run.ID)
+		}
+	}
+	start := time.Now()
+	if err := db.EnsureVectorIndex(ctx, dims); err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("no HNSW vector index; vector search scans instead", "dimensions", dims, "err", err)
+		}
+		return
+	}
+	logger.Info("vector index ready", "index", postgres.VectorIndexName(dims), "took", time.Since(start).Round(time.Millisecond).String())
 }
