@@ -19,6 +19,8 @@
 //   - Sign-in is rate-limited in memory, per process: Config.LoginAttempts per client IP and
 //     email, and four times that per IP, in any Config.LoginWindow. Behind N replicas an
 //     attacker gets N times the budget; bcrypt's cost bounds what that buys.
+//   - The job UI shows the whole shared queue, so only the admins of Config.JobsWorkspaces (or
+//     of a server's only workspace) may open it; other workspaces' admins are refused.
 //   - Responses carry a Content-Security-Policy without inline scripts, X-Frame-Options DENY,
 //     nosniff and a strict referrer policy; signed-in pages are Cache-Control: no-store.
 package admin
@@ -50,6 +52,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Jobs serves the job UI under /admin/jobs/. When nil, New serves River's UI on DB.River.
 	Jobs http.Handler
+	// JobsWorkspaces are the workspaces whose owners and admins may open the job UI. The job
+	// queue is shared by every workspace of the server and River's UI shows all of it (job
+	// arguments, errors) and can cancel, retry and delete any job, so it is for the server's
+	// operators. When empty, the admins of the only workspace may, while there is only one.
+	JobsWorkspaces []int64
 	// SessionTTL is how long a sign-in lasts. Default 12h.
 	SessionTTL time.Duration
 	// SecureCookies marks cookies Secure on every request, for deployments whose TLS ends at

@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"riverqueue.com/riverui"
@@ -28,6 +30,29 @@ func newJobsUI(ctx context.Context, db *postgres.DB, logger *slog.Logger) (http.
 		return nil, fmt.Errorf("start river ui: %w", err)
 	}
 	return ui, nil
+}
+
+// errJobsForOperators refuses the job UI to the admins of a workspace that does not run the
+// server.
+var errJobsForOperators = nubiq.Errorf(nubiq.ECodeForbidden, "the job queue is shared by every workspace on this server, "+
+	"so its UI is only for the admins of the server's operating workspace (NUBIQ_ADMIN_JOBS_WORKSPACES)")
+
+// mayOpenJobs reports whether the session's workspace may see the shared job queue.
+func (h *Handler) mayOpenJobs(r *http.Request, s *postgres.AdminSession) error {
+	if len(h.cfg.JobsWorkspaces) > 0 {
+		if slices.Contains(h.cfg.JobsWorkspaces, s.WorkspaceID) {
+			return nil
+		}
+		return errJobsForOperators
+	}
+	several, err := h.db.MoreThanOneWorkspace(r.Context())
+	if err != nil {
+		return err
+	}
+	if several {
+		return errJobsForOperators
+	}
+	return nil
 }
 
 var errJobsUnavailable = nubiq.Errorf(nubiq.ECodeUnavailable, "the job queue UI is not available on this server")
@@ -56,6 +81,17 @@ func (h *Handler) authedJobs() http.Handler {
 		}
 		if h.jobs == nil {
 			h.renderError(w, r, s, errJobsUnavailable)
+			return
+		}
+		if err := h.mayOpenJobs(r, s); err != nil {
+			if strings.HasPrefix(r.URL.Path, "/admin/jobs/api/") {
+				status := nubiq.ErrorStatus(nubiq.ErrorCode(err))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				json.NewEncoder(w).Encode(map[string]string{"message": nubiq.ErrorMessage(err)}) //nolint:errcheck
+				return
+			}
+			h.renderError(w, r, s, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

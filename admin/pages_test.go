@@ -371,4 +371,51 @@ func TestJobsUIBehindSignIn(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, b.do(req).Status)
 }
 
+// The job queue is shared by every workspace: with several on the server, only the admins of
+// the configured workspaces see River's UI.
+func TestJobsUIOnlyForOperators(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name      string
+		operators bool // configure the first workspace as the operators'
+		mine      bool // sign in to the first workspace, else to the other
+		want      int
+	}{
+		{"several workspaces, none configured", false, true, http.StatusForbidden},
+		{"the operators' workspace", true, true, http.StatusOK},
+		{"another workspace", true, false, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, func(cfg *admin.Config) {
+				if c.operators {
+					// newEnv creates its workspace after the handler; ids start at 1.
+					cfg.JobsWorkspaces = []int64{1}
+				}
+			})
+			other, err := e.DB.CreateWorkspace(ctx, "Other", "pro")
+			require.NoError(t, err)
+			ws := e.WS
+			if !c.mine {
+				ws = other.ID
+			}
+			require.EqualValues(t, 1, e.WS)
+			e.member(t, ws, "ana@example.com", "owner", "correct horse battery")
+			b := e.browser(t)
+			b.mustLogin("ana@example.com", "correct horse battery")
+			req, _ := http.NewRequest(http.MethodGet, b.base+"/admin/jobs/", nil)
+			req.Header.Set("Accept", "text/html")
+			r := b.do(req)
+			require.Equal(t, c.want, r.Status)
+			api := b.get("/admin/jobs/api/jobs?state=available")
+			require.Equal(t, c.want, api.Status, api.Body)
+			if c.want == http.StatusForbidden {
+				require.Contains(t, r.Body, "shared by every workspace")
+				require.Contains(t, api.Body, "shared by every workspace")
+			}
+		})
+	}
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

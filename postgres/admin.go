@@ -272,3 +272,14 @@ func (db *DB) RecentReindexRuns(ctx context.Context, workspaceID int64, limit in
 	}
 	return runs, nil
 }
+
+// MoreThanOneWorkspace reports whether the server holds several workspaces. The job queue is
+// shared by all of them, so what the dashboard shows of it depends on this; like sign-in, it
+// is a question about the server, not about one workspace.
+func (db *DB) MoreThanOneWorkspace(ctx context.Context) (bool, error) {
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM workspaces LIMIT 2) w`).Scan(&n); err != nil {
+		return false, fmt.Errorf("count workspaces: %w", unavailable(err))
+	}
+	return n > 1, nil
+}

@@ -49,7 +49,10 @@
     });
     window.setTimeout(function () {
       if (touched) return;
-      window.location.reload();
+      // The notice of the action that led here has been read; do not repeat it.
+      var u = new URL(window.location.href);
+      u.searchParams.delete("notice");
+      window.location.replace(u.toString());
     }, live * 1000);
   }
 

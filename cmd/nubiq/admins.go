@@ -115,15 +115,35 @@ func adminCreate(ctx context.Context, db *postgres.DB, out io.Writer, p adminCre
 // proxy), NUBIQ_TRUST_PROXY (take the client address and scheme from X-Forwarded-For and
 // X-Forwarded-Proto) and NUBIQ_KEY_MAX_EXPIRY (longest key lifetime, default 365d, as for
 // `nubiq keys create`). Uploads share the limit of documents.upload (--max-upload-bytes).
+// NUBIQ_ADMIN_JOBS_WORKSPACES names (comma-separated ids or names) the workspaces whose admins
+// may open the job UI, which shows every workspace's jobs; without it only a server with a
+// single workspace shows it, to that workspace's admins.
 func mountAdmin(ctx context.Context, next http.Handler, db *database, logger *slog.Logger, maxUpload int64) (http.Handler, error) {
 	maxLife, err := nubiq.ParseLifetime(envOr("NUBIQ_KEY_MAX_EXPIRY", "365d"))
 	if err != nil {
 		return nil, fmt.Errorf("NUBIQ_KEY_MAX_EXPIRY: %s", nubiq.ErrorMessage(err))
 	}
+	var jobsWS []int64
+	for _, name := range strings.Split(os.Getenv("NUBIQ_ADMIN_JOBS_WORKSPACES"), ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		// An id needs no lookup, so it may name a workspace that does not exist yet.
+		if id, err := strconv.ParseInt(name, 10, 64); err == nil && id > 0 {
+			jobsWS = append(jobsWS, id)
+			continue
+		}
+		ws, err := db.FindWorkspace(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("NUBIQ_ADMIN_JOBS_WORKSPACES: %s", nubiq.ErrorMessage(err))
+		}
+		jobsWS = append(jobsWS, ws.ID)
+	}
 	h, err := admin.New(ctx, admin.Config{
 		DB:             db.DB,
 		Logger:         logger.With("component", "admin"),
 		MaxUploadBytes: maxUpload,
+		JobsWorkspaces: jobsWS,
 		SessionTTL:     envDuration("NUBIQ_ADMIN_SESSION_TTL", 12*time.Hour),
 		SecureCookies:  envBool("NUBIQ_ADMIN_SECURE_COOKIES"),
 		TrustProxy:     envBool("NUBIQ_TRUST_PROXY"),

@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -49,6 +50,29 @@ func findChromium() string {
 	return ""
 }
 
+// chromiumForTest finds Chromium, installing it with scripts/setup-chromium when it is
+// missing. Only when that fails too does the test skip, saying why; with
+// NUBIQ_REQUIRE_BROWSER set it fails instead, so that a CI run cannot pass without the browser.
+func chromiumForTest(t *testing.T) string {
+	t.Helper()
+	if c := findChromium(); c != "" {
+		return c
+	}
+	t.Log("Chromium not found: running scripts/setup-chromium")
+	cmd := exec.Command(filepath.Join("..", "..", "scripts", "setup-chromium"))
+	out, err := cmd.CombinedOutput()
+	if c := findChromium(); c != "" {
+		t.Logf("installed Chromium: %s", strings.TrimSpace(string(out)))
+		return c
+	}
+	msg := fmt.Sprintf("SKIPPING the dashboard's browser test: Chromium is not installed and scripts/setup-chromium could not install it (err %v):\n%s", err, out)
+	if os.Getenv("NUBIQ_REQUIRE_BROWSER") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
 // artifactsDir is where the test keeps its screenshots: artifacts/admin-e2e at the root of
 // the repository (git ignores artifacts/).
 func artifactsDir(t *testing.T) string {
@@ -62,13 +86,11 @@ func artifactsDir(t *testing.T) string {
 
 // TestDashboardInBrowser drives headless Chromium through the dashboard of a real server: sign
 // in (a wrong password first), replace the one-time password, create an API key and use it on
-// /api/mcp/, revoke it and see it refused, and visit the workspace, documents and jobs pages.
+// /api/mcp/, revoke it and see it refused, see the workspace's usage, upload a document and
+// watch it indexed, reindex it and watch the run finish, and open the jobs UI.
 // Each page's screenshot is kept under artifacts/admin-e2e/.
 func TestDashboardInBrowser(t *testing.T) {
-	chromium := findChromium()
-	if chromium == "" {
-		t.Skip("Chromium not found (set NUBIQ_CHROMIUM or run scripts/setup-chromium, which make test runs): skipping the dashboard's browser test")
-	}
+	chromium := chromiumForTest(t)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -146,6 +168,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
 		require.NoError(t, err, "text of %s", sel)
 		return s
+	}
+	// waitFor evaluates cond until it is true. The page reloads itself meanwhile, which
+	// interrupts evaluations; those count as not yet.
+	waitFor := func(what, cond string, timeout time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for {
+			ok, err := chromedp.Run(bctx, chromedp.Evaluate[bool](cond))
+			if err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s (last error %v)", what, timeout, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 	location := func() string {
 		t.Helper()
@@ -295,27 +333,62 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Contains(t, text("main"), "no-script client")
 	shot("workspace-usage")
 
-	// Documents.
-	_, err = db.Pool.Exec(ctx, `
-		INSERT INTO documents (workspace_id, title, mime_type, raw, size_bytes, content_hash, status, error, chunk_count, embedder) VALUES
-		($1, 'Refund policy', 'text/markdown', 'x', 2048, '\x00', 'ready', '', 7, 'hash-256'),
-		($1, 'Scanned invoice', 'application/pdf', 'x', 91234, '\x00', 'failed', 'pdf: no text layer', 0, '')`, ws.ID)
+	// Documents: upload a file through the form; the server's own workers index it while the
+	// page, reloading itself, shows it queued and then ready.
+	docFile := filepath.Join(t.TempDir(), "refund-policy.md")
+	require.NoError(t, os.WriteFile(docFile, []byte("# Refund policy\n\n## Annual plans\n\nAnnual plans are refunded pro rata within 30 days of renewal.\n\n"+
+		"## Monthly plans\n\nMonthly plans are not refunded; cancel before the next billing date.\n"), 0o644))
+	do("documents", chromedp.Click(chromedp.CSS(`nav a[href="/admin/documents"]`)), chromedp.WaitVisible(chromedp.ID("file")))
+	require.Contains(t, text("main"), "No documents yet.")
+	do("upload a document",
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{docFile}),
+		chromedp.SendKeys(chromedp.ID("title"), "Refund policy"),
+		chromedp.Click(chromedp.CSS(`form[action="/admin/documents"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.documents")))
+	require.Contains(t, text(".notice"), "The document was uploaded and queued for indexing.")
+	docs, _, err := db.ListDocuments(ctx, nubiq.DocumentFilter{WorkspaceID: ws.ID})
 	require.NoError(t, err)
-	do("documents", chromedp.Click(chromedp.CSS(`nav a[href="/admin/documents"]`)), chromedp.WaitVisible(chromedp.CSS("table.documents")))
-	require.Contains(t, text("table.documents"), "pdf: no text layer")
+	require.Len(t, docs, 1)
+	doc := docs[0]
+	require.Equal(t, "Refund policy", doc.Title)
+	require.Equal(t, "text/markdown", doc.MIMEType)
+	shot("document-uploaded")
+	docRow := fmt.Sprintf("#document-%d", doc.ID)
+	waitFor("the document gets indexed", fmt.Sprintf(`document.querySelector(%q)?.textContent === "ready"`, docRow+" .status"), 30*time.Second)
+	require.Contains(t, text(docRow), "ready")
+	doc2, err := db.GetDocument(ctx, ws.ID, doc.ID)
+	require.NoError(t, err)
+	require.Equal(t, nubiq.DocumentReady, doc2.Status)
+	require.Positive(t, doc2.ChunkCount)
+	require.Contains(t, text(docRow), doc2.Embedder)
+	shot("document-ready")
+
+	// Reindex it from its row: the run page follows progress until the run is done.
+	do("reindex the document",
+		chromedp.Click(chromedp.CSS(docRow+` form[action$="/reindex"] button`)),
+		chromedp.WaitVisible(chromedp.ID("run-status")))
+	require.Regexp(t, `^/admin/reindex-runs/\d+$`, location())
+	shot("reindex-run")
+	waitFor("the reindex run finishes", `document.getElementById("run-status")?.textContent === "done"`, 30*time.Second)
+	require.Contains(t, text("#run-counts"), "1 of 1 processed: 1 done, 0 failed.")
+	shot("reindex-run-done")
+	doc3, err := db.GetDocument(ctx, ws.ID, doc.ID)
+	require.NoError(t, err)
+	require.Equal(t, nubiq.DocumentReady, doc3.Status)
+	require.True(t, doc3.IndexedAt.After(*doc2.IndexedAt), "the document was indexed again")
+	do("back to documents", chromedp.Click(chromedp.CSS(`.breadcrumb a[href="/admin/documents"]`)), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+	require.Contains(t, text("table.runs"), "done")
 	shot("documents")
 
-	// Jobs: River's UI behind the same sign-in.
-	_, err = db.River.Insert(ctx, jobArgsForUI{Note: "shown in the job UI"}, nil)
-	require.NoError(t, err)
+	// Jobs: River's UI behind the same sign-in, listing the indexing jobs just run.
 	resp, err := chromedp.RunResponse(bctx, chromedp.Click(chromedp.CSS(`nav a[href="/admin/jobs/"]`)))
 	require.NoError(t, err, "open jobs")
 	require.EqualValues(t, http.StatusOK, resp.Status)
-	// River's UI opens on running jobs; ours waits as available.
-	do("jobs UI lists the job",
-		chromedp.WaitVisible(chromedp.CSS(`a[href*="state=available"]`)),
-		chromedp.Click(chromedp.CSS(`a[href*="state=available"]`)),
-		chromedp.Poll[chromedp.Void](`document.body.innerText.includes("e2e_sample")`, chromedp.WithPollingTimeout(15*time.Second)))
+	// River's UI opens on running jobs; ours have completed.
+	do("jobs UI lists the indexing jobs",
+		chromedp.WaitVisible(chromedp.CSS(`a[href*="state=completed"]`)),
+		chromedp.Click(chromedp.CSS(`a[href*="state=completed"]`)),
+		chromedp.Poll[chromedp.Void](`document.body.innerText.includes("ingest_document")`, chromedp.WithPollingTimeout(15*time.Second)))
 	require.True(t, strings.HasPrefix(location(), "/admin/jobs/"), location())
 	shot("jobs")
 
@@ -334,13 +407,6 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Empty(t, problems, "browser console")
 	t.Logf("dashboard browser test took %s; screenshots in %s", time.Since(start).Round(time.Millisecond), shots)
 }
-
-// jobArgsForUI is a job that no worker runs, so that the job UI has a row to show.
-type jobArgsForUI struct {
-	Note string `json:"note"`
-}
-
-func (jobArgsForUI) Kind() string { return "e2e_sample" }
 
 // mcpPost sends one JSON-RPC message to /api/mcp/ with the key and returns the status and the
 // JSON-RPC response (from a JSON body or the first event of an event stream).
