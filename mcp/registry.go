@@ -9,6 +9,7 @@ import (
 
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
+	"github.com/nubiq/hub/search"
 )
 
 // Deps are what tool handlers need. Fields are added as domains arrive; a nil dependency
@@ -16,6 +17,9 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Search answers the search tools (documents.search, conversations.search,
+	// contacts.search, search, fetch).
+	Search *search.Service
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
@@ -51,6 +55,7 @@ func NewRegistry(deps *Deps) *Registry {
 		conversationTools(deps),
 		ticketTools(deps),
 		documentTools(deps),
+		searchTools(deps),
 		contactTools(deps),
 		analyticsTools(deps),
 		channelTools(deps),
@@ -166,12 +171,4 @@ func scalarID(raw json.RawMessage) string {
 // errNotAvailable answers calls to tools whose behaviour has not shipped in this build.
 func errNotAvailable(name string) error {
 	return nubiq.Errorf(nubiq.ECodeUnavailable, "tool %s is not available yet in this version of Nubiq Hub", name)
-}
-
-// placeholder registers a tool whose behaviour is not built yet: listed, scoped, and answering
-// a clear "not available yet" tool error.
-func placeholder(spec ToolSpec) *Tool {
-	return NewTool(spec, func(ctx context.Context, in map[string]any) (struct{}, error) {
-		return struct{}{}, errNotAvailable(spec.Name)
-	})
 }
