@@ -10,7 +10,16 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nubiq/hub/importer"
+	"github.com/nubiq/hub/jobs"
+	"github.com/nubiq/hub/mcp"
+	"github.com/nubiq/hub/mcp/mcptest"
+	"github.com/nubiq/hub/search/searchtest"
 )
 
 // rawClient speaks JSON-RPC over HTTP to the endpoint directly, so that every answer can be
@@ -145,3 +154,41 @@ func (c *rawClient) post(ctx context.Context, body []byte) outcome {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// seeded is an endpoint with search running, over demo workspaces whose documents are indexed.
+type seeded struct {
+	env  *mcptest.Env
+	node *searchtest.Env
+	ws   map[string]int64
+}
+
+// newSeeded seeds a demo workspace per name, runs ingest until their documents are ready,
+// and waits for the search node to catch up.
+func newSeeded(t *testing.T, opts []mcptest.Option, names ...string) *seeded {
+	t.Helper()
+	ctx := context.Background()
+	node := searchtest.New(t, nil)
+	opts = append(opts, mcptest.WithDeps(func(d *mcp.Deps) { d.Search = node.Service }))
+	s := &seeded{env: mcptest.New(t, node.DB, opts...), node: node, ws: map[string]int64{}}
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: node.DB, Embedder: node.Embedder}, jobs.Config{FetchCooldown: 10 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, runner.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		runner.Stop(sctx) //nolint:errcheck
+	})
+	now := time.Now().UTC().Truncate(time.Hour)
+	for _, name := range names {
+		res, err := importer.SeedDemo(ctx, node.DB, name, now)
+		require.NoError(t, err)
+		s.ws[name] = res.Workspace.ID
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, id := range s.ws {
+		require.NoError(t, node.DB.WaitDocuments(wctx, id, 20*time.Millisecond))
+	}
+	node.Sync(t)
+	return s
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nubiq/hub"
-	"github.com/nubiq/hub/importer"
 	"github.com/nubiq/hub/mcp"
 	"github.com/nubiq/hub/mcp/mcptest"
 )
@@ -38,13 +37,14 @@ var hostileStrings = map[string]string{
 func TestHostileStringsInEveryArgument(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	env := mcptest.New(t, nil, mcptest.WithHandlerConfig(func(c *mcp.HandlerConfig) { c.MaxBodyBytes = 4 << 20 }))
-	res, err := importer.SeedDemo(ctx, env.DB, "Alpha", time.Now())
+	sd := newSeeded(t, []mcptest.Option{mcptest.WithHandlerConfig(func(c *mcp.HandlerConfig) { c.MaxBodyBytes = 4 << 20 })}, "Alpha")
+	env, wsID := sd.env, sd.ws["Alpha"]
+	var doc int64
+	require.NoError(t, env.DB.Pool.QueryRow(ctx, `SELECT min(id) FROM documents WHERE workspace_id = $1`, wsID).Scan(&doc))
+	_, err := env.DB.Reindex(ctx, nubiq.ReindexRequest{WorkspaceID: wsID, DocumentIDs: []int64{doc}})
 	require.NoError(t, err)
-	_, err = env.DB.Reindex(ctx, nubiq.ReindexRequest{WorkspaceID: res.Workspace.ID, All: true})
-	require.NoError(t, err)
-	own := workspaceObjects(t, env.DB, res.Workspace.ID)
-	rc := newRawClient(env.URL, env.Key(t, res.Workspace.ID))
+	own := workspaceObjects(t, env.DB, wsID)
+	rc := newRawClient(env.URL, env.Key(t, wsID))
 	var tickets int
 	require.NoError(t, env.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM tickets`).Scan(&tickets))
 

@@ -14,8 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nubiq/hub"
-	"github.com/nubiq/hub/importer"
-	"github.com/nubiq/hub/mcp/mcptest"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -102,6 +100,10 @@ func isolationCases() []isolationCase {
 		{"conversations.list", "channel", id("channel_id")},
 		{"conversations.get", "conversation", id("id")},
 		{"conversations.search", "", with(map[string]any{"query": marker})},
+		{"conversations.search", "channel", func(x int64, _ objects) map[string]any { return map[string]any{"query": "shift", "channel_id": x} }},
+		{"conversations.search", "contact", func(x int64, _ objects) map[string]any { return map[string]any{"query": "shift", "contact_id": x} }},
+		{"search", "", with(map[string]any{"query": marker})},
+		{"fetch", "document", func(x int64, _ objects) map[string]any { return map[string]any{"id": strconv.FormatInt(x, 10)} }},
 		{"conversations.update_status", "conversation", func(x int64, _ objects) map[string]any { return map[string]any{"id": x, "status": "pending"} }},
 		{"conversations.assign", "conversation", func(x int64, a objects) map[string]any { return map[string]any{"id": x, "member_id": a["member"]} }},
 		{"conversations.assign", "member", func(x int64, a objects) map[string]any {
@@ -137,6 +139,9 @@ func isolationCases() []isolationCase {
 		{"documents.list", "", with(map[string]any{"external_id": marker + "-doc"})},
 		{"documents.list", "run", id("reindex_run_id")},
 		{"documents.search", "", with(map[string]any{"query": marker})},
+		{"documents.search", "document", func(x int64, _ objects) map[string]any {
+			return map[string]any{"query": "shift", "document_ids": []int64{x}}
+		}},
 		{"documents.upload", "", with(map[string]any{"title": "Mine", "content": "my text", "external_id": marker + "-doc"})},
 		{"documents.delete", "document", id("document_id")},
 		{"documents.delete", "", with(map[string]any{"external_id": marker + "-only"})},
@@ -146,6 +151,7 @@ func isolationCases() []isolationCase {
 		{"contacts.list", "", with(map[string]any{"company": marker})},
 		{"contacts.get", "contact", id("id")},
 		{"contacts.search", "", with(map[string]any{"query": marker})},
+		{"contacts.search", "", with(map[string]any{"company": marker, "email": "zqxb"})},
 		{"analytics.overview", "", with(map[string]any{})},
 		{"analytics.conversations", "", with(map[string]any{"split_by": "channel"})},
 		{"analytics.satisfaction", "", with(map[string]any{"comments": 50})},
@@ -179,17 +185,18 @@ const missingID = 987654321
 func TestWorkspaceIsolationMatrix(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	env := mcptest.New(t, nil)
-	db := env.DB
-	now := time.Now().UTC().Truncate(time.Hour)
-	seed := func(name string) int64 {
-		res, err := importer.SeedDemo(ctx, db, name, now)
+	sd := newSeeded(t, nil, "Alpha", "Beta")
+	env, db := sd.env, sd.env.DB
+	wsA, wsB := sd.ws["Alpha"], sd.ws["Beta"]
+	for _, ws := range []int64{wsA, wsB} {
+		var doc int64
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT min(id) FROM documents WHERE workspace_id = $1`, ws).Scan(&doc))
+		_, err := db.Reindex(ctx, nubiq.ReindexRequest{WorkspaceID: ws, DocumentIDs: []int64{doc}})
 		require.NoError(t, err)
-		_, err = db.Reindex(ctx, nubiq.ReindexRequest{WorkspaceID: res.Workspace.ID, All: true})
-		require.NoError(t, err)
-		return res.Workspace.ID
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		require.NoError(t, db.WaitDocuments(wctx, ws, 20*time.Millisecond))
+		cancel()
 	}
-	wsA, wsB := seed("Alpha"), seed("Beta")
 	for _, q := range []string{
 		`UPDATE members SET name = '` + marker + ` ' || name WHERE workspace_id = $1`,
 		`UPDATE teams SET name = '` + marker + ` ' || name, description = '` + marker + `' WHERE workspace_id = $1`,
@@ -204,9 +211,23 @@ func TestWorkspaceIsolationMatrix(t *testing.T) {
 		`UPDATE channels SET name = '` + marker + ` ' || name WHERE workspace_id = $1`,
 		`UPDATE widget_configs SET name = '` + marker + ` ' || name WHERE workspace_id = $1`,
 		`INSERT INTO notification_events (workspace_id, kind, subject_type, subject_id, data) VALUES ($1, 'ticket.created', 'ticket', 1, '{"subject":"` + marker + `"}')`,
+		// The search node re-reads what the log names: the marked rows are indexed too.
+		`INSERT INTO index_log (workspace_id, kind, entity_id, op)
+			SELECT $1, 'conversation', id, 'upsert' FROM conversations WHERE workspace_id = $1
+			UNION ALL SELECT $1, 'message', id, 'upsert' FROM messages WHERE workspace_id = $1
+			UNION ALL SELECT $1, 'contact', id, 'upsert' FROM contacts WHERE workspace_id = $1
+			UNION ALL SELECT $1, 'document', id, 'upsert' FROM documents WHERE workspace_id = $1
+			UNION ALL SELECT $1, 'chunk', id, 'upsert' FROM document_chunks WHERE workspace_id = $1`,
 	} {
 		_, err := db.Pool.Exec(ctx, q, wsB)
 		require.NoError(t, err, q)
+	}
+	sd.node.Sync(t)
+	// B's marked content is searchable by B: the leak checks below are not vacuous.
+	for _, tool := range []string{"documents.search", "conversations.search", "contacts.search", "search"} {
+		o := newRawClient(env.URL, env.Key(t, wsB)).call(ctx, tool, map[string]any{"query": marker})
+		require.True(t, o.ok(), "%s: %s", tool, o)
+		require.Contains(t, string(o.Result), marker, "%s by B itself", tool)
 	}
 	a, b := workspaceObjects(t, db, wsA), workspaceObjects(t, db, wsB)
 	keyA := env.Key(t, wsA)

@@ -16,9 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nubiq/hub"
-	"github.com/nubiq/hub/importer"
-	"github.com/nubiq/hub/indexer"
-	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp/mcptest"
 )
 
@@ -120,18 +117,8 @@ func TestLoadMixed(t *testing.T) {
 			clients = n
 		}
 	}
-	env := mcptest.New(t, nil)
-	res, err := importer.SeedDemo(ctx, env.DB, "Load", time.Now())
-	require.NoError(t, err)
-	wsID := res.Workspace.ID
-	runner, err := jobs.NewRunner(&jobs.Deps{DB: env.DB, Embedder: indexer.NewHashEmbedder(64)}, jobs.Config{})
-	require.NoError(t, err)
-	require.NoError(t, runner.Start(ctx))
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		runner.Stop(sctx) //nolint:errcheck
-	})
+	sd := newSeeded(t, nil, "Load")
+	env, wsID := sd.env, sd.ws["Load"]
 	rc := newRawClient(env.URL, env.Key(t, wsID))
 	var ids struct{ tickets, contacts, conversations []int64 }
 	for q, dst := range map[string]*[]int64{
