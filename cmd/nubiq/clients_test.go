@@ -129,14 +129,6 @@ func newClientServer(t *testing.T) *clientServer {
 	return s
 }
 
-type bearerTransport struct{ key string }
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.key)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 func goClient(t *testing.T, endpoint, key string) *sdk.ClientSession {
 	t.Helper()
 	c := sdk.NewClient(&sdk.Implementation{Name: "clients-test", Version: "1"}, nil)

@@ -34,6 +34,7 @@ func startServer(t *testing.T) (base, dbURL string, stop func()) {
 	dbURL = pgtest.URL(t)
 	f := &serveFlags{addr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, maxBodyBytes: "16777216"}
 	f.db.URL = dbURL
+	f.db.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
