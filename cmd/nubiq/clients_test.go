@@ -258,6 +258,10 @@ func runSDKClient(t *testing.T, s *clientServer, script, negotiation, wantVersio
 	if got.ServerName != "nubiq-hub" || got.ProtocolVersion != wantVersion {
 		t.Errorf("handshake: server %q, protocol %q; want nubiq-hub at %s", got.ServerName, got.ProtocolVersion, wantVersion)
 	}
+	// v2 reports the era it negotiated: server/discover (modern) or initialize (legacy).
+	if wantEra := map[bool]string{true: "modern", false: "legacy"}[wantVersion >= "2026-07-28"]; script == "sdk-v2.mjs" && got.Era != wantEra {
+		t.Errorf("era %q, want %s", got.Era, wantEra)
+	}
 	if want := toolNames(); !slices.Equal(got.toolNames(), want) {
 		t.Errorf("tools/list with every scope = %v, want %v", got.toolNames(), want)
 	}
