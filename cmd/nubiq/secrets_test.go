@@ -58,6 +58,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	f := &serveFlags{addr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, maxBodyBytes: "16777216"}
 	f.db.URL = dbURL
+	f.db.DataDir = t.TempDir()
 	sctx, cancel := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
