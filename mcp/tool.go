@@ -150,6 +150,12 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return nubiq.Invalidf("arguments", "must be a JSON object")
 	}
+	// encoding/json would match names without regard to case (and report an unknown field
+	// without saying where it is); the schema is case-sensitive, so names are checked here,
+	// exactly, at every level.
+	if path, allowed, ok := unknownFieldPath(raw, reflect.TypeOf(v), "", ""); ok {
+		return nubiq.Invalidf(path, "unknown field; allowed: %s", strings.Join(allowed, ", "))
+	}
 	for _, req := range schema.Required {
 		if val, ok := obj[req]; !ok || string(val) == "null" {
 			return nubiq.Invalidf(req, "is required")
@@ -196,8 +202,8 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
-// unknownFieldPath finds the field called name that the type t does not have, inside raw
-// (decoded as t), and returns its path ("pre_chat_fields[1].lable") with the fields allowed in
+// unknownFieldPath finds the field called name (any name when name is empty) that the type t
+// does not have, inside raw (decoded as t), and returns its path ("pre_chat_fields[1].lable") with the fields allowed in
 // the object that holds it.
 func unknownFieldPath(raw json.RawMessage, t reflect.Type, name, path string) (string, []string, bool) {
 	for t.Kind() == reflect.Pointer {
@@ -216,12 +222,12 @@ func unknownFieldPath(raw json.RawMessage, t reflect.Type, name, path string) (s
 		keys := slices.Sorted(maps.Keys(obj))
 		// This level's own unknown fields first, then the known ones' contents.
 		for _, k := range keys {
-			if _, ok := fieldType(fields, k); !ok && k == name {
+			if _, ok := fields[k]; !ok && (name == "" || k == name) {
 				return joinPath(path, k), slices.Sorted(maps.Keys(fields)), true
 			}
 		}
 		for _, k := range keys {
-			if ft, ok := fieldType(fields, k); ok {
+			if ft, ok := fields[k]; ok {
 				if p, allowed, found := unknownFieldPath(obj[k], ft, name, joinPath(path, k)); found {
 					return p, allowed, true
 				}
@@ -249,20 +255,6 @@ func unknownFieldPath(raw json.RawMessage, t reflect.Type, name, path string) (s
 		}
 	}
 	return "", nil, false
-}
-
-// fieldType finds a JSON key's field the way the decoder does: exact name, else any
-// case-insensitive match.
-func fieldType(fields map[string]reflect.Type, key string) (reflect.Type, bool) {
-	if ft, ok := fields[key]; ok {
-		return ft, true
-	}
-	for n, ft := range fields {
-		if strings.EqualFold(n, key) {
-			return ft, true
-		}
-	}
-	return nil, false
 }
 
 // nulPath finds a string (value or object key) holding U+0000 in a decoded JSON value.

@@ -36,10 +36,12 @@ func TestUnknownFieldNamedWithItsPath(t *testing.T) {
 	tool := NewTool(ToolSpec{Name: "x.y"}, func(context.Context, argsOuter) (struct{}, error) { return struct{}{}, nil })
 	for _, tc := range []struct{ args, field, allowed string }{
 		{`{"id":1,"nope":2}`, "nope", "by_name, cursor, id, items, one, raw"},
+		{`{"ID":1}`, "ID", "by_name, cursor, id, items, one, raw"},
+		{`{"id":1,"Cursor":"c"}`, "Cursor", "by_name, cursor, id, items, one, raw"},
 		{`{"id":1,"items":[{"name":"a"},{"name":"b","lable":"x"}]}`, "items[1].lable", "deep, name, tags"},
 		{`{"id":1,"one":{"name":"a","deep":{"level":1,"extra":true}}}`, "one.deep.extra", "level"},
-		{`{"id":1,"by_name":{"k":{"NAME":"a","zz":1}}}`, "by_name.k.zz", "deep, name, tags"},
-		{`{"id":1,"raw":{"anything":1},"one":{"name":"a","Tags":["t"],"q":1}}`, "one.q", "deep, name, tags"},
+		{`{"id":1,"by_name":{"k":{"name":"a","zz":1}}}`, "by_name.k.zz", "deep, name, tags"},
+		{`{"id":1,"raw":{"anything":1},"one":{"name":"a","tags":["t"],"q":1}}`, "one.q", "deep, name, tags"},
 	} {
 		err := decodeArgs(json.RawMessage(tc.args), new(argsOuter), tool.InputSchema)
 		if nubiq.ErrorCode(err) != nubiq.ECodeInvalid || nubiq.ErrorField(err) != tc.field {
@@ -62,8 +64,12 @@ func TestUnknownFieldNamedWithItsPath(t *testing.T) {
 			t.Errorf("%s: got %v, want field %q", args, err, field)
 		}
 	}
-	// Accepted as the decoder accepts them: case-insensitive names, anything inside raw JSON.
-	if err := decodeArgs(json.RawMessage(`{"id":1,"raw":{"x":{"y":1}},"Items":[{"Name":"a"}]}`), new(argsOuter), tool.InputSchema); err != nil {
+	// Names are exact at every level (the schema is case-sensitive); anything goes inside raw JSON.
+	if err := decodeArgs(json.RawMessage(`{"id":1,"raw":{"x":{"y":1}},"items":[{"name":"a"}]}`), new(argsOuter), tool.InputSchema); err != nil {
 		t.Fatal(err)
+	}
+	err := decodeArgs(json.RawMessage(`{"id":1,"items":[{"Name":"a"}]}`), new(argsOuter), tool.InputSchema)
+	if nubiq.ErrorField(err) != "items[0].Name" {
+		t.Fatalf("a name differing in case only: got %v, want field items[0].Name", err)
 	}
 }
