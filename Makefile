@@ -6,7 +6,7 @@ export GOTOOLCHAIN ?= auto
 
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test build setup vet fmt fuzz
+.PHONY: run test build setup vet fmt fuzz bench
 
 setup:
 	@scripts/setup-go
@@ -30,3 +30,8 @@ fmt:
 # Explore every fuzz test beyond its seed corpus: FUZZTIME per target (default 1m).
 fuzz:
 	@scripts/fuzz
+
+# Benchmarks against the raw engines in one run (under 10 minutes on 2 cores): prints a table
+# and writes bench-results.json. BENCHFLAGS passes flags, e.g. BENCHFLAGS="--only tools".
+bench: build
+	@bin/nubiq bench $(BENCHFLAGS)
