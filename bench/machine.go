@@ -43,7 +43,7 @@ func describeMachine(ctx context.Context, pool *pgxpool.Pool) Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
-	pool.QueryRow(ctx, `SHOW server_version`).Scan(&m.PostgreSQL)                                      //nolint:errcheck
+	pool.QueryRow(ctx, `SHOW server_version`).Scan(&m.PostgreSQL)                                        //nolint:errcheck
 	pool.QueryRow(ctx, `SELECT extversion FROM pg_extension WHERE extname = 'vector'`).Scan(&m.PGVector) //nolint:errcheck
 	m.PostgresSettings = map[string]string{}
 	rows, err := pool.Query(ctx, `SELECT name, setting || coalesce(unit, '') FROM pg_settings

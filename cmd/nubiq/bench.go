@@ -25,8 +25,8 @@ func init() {
 func runBench(ctx context.Context, args []string) error {
 	var (
 		only, chunks, conc, out, cpuprofile, adminURL, pgUser, logLevel string
-		duration, warmup                                               time.Duration
-		scale                                                          float64
+		duration, warmup                                                time.Duration
+		scale                                                           float64
 	)
 	fs := newFlags("bench", "[flags]", `
 Measures Nubiq Hub end to end against the engines it is built on, side by side in one run,
