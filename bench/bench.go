@@ -49,6 +49,9 @@ type Config struct {
 	// Duration of each timed measurement, after Warmup; default 3s and 500ms.
 	Duration time.Duration
 	Warmup   time.Duration
+	// Rounds splits each timed measurement into interleaved rounds of its variants (ours and
+	// the engine's), so that drifting load on the machine hits them alike; default 5.
+	Rounds int
 	// Scale shrinks generated support data and ingest corpora (1 = full); the smoke test
 	// uses a small fraction.
 	Scale float64
@@ -77,6 +80,9 @@ func (c *Config) defaults() {
 	}
 	if c.Warmup <= 0 {
 		c.Warmup = 500 * time.Millisecond
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = 5
 	}
 	if c.Scale <= 0 {
 		c.Scale = 1

@@ -60,13 +60,19 @@ func newCapturer(ctx context.Context, url string, deps mcp.Deps) (*capturer, err
 		return nil, err
 	}
 	rec := &recorder{}
-	pcfg.MaxConns = 1
+	pcfg.MaxConns, pcfg.MinConns = 1, 1
 	pcfg.ConnConfig.Tracer = rec
 	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error { return pgxvec.RegisterTypes(ctx, conn) }
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, err
 	}
+	// Connect now, so that the statements of AfterConnect are not taken for the tool's.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	rec.take()
 	deps.DB = &postgres.DB{Pool: pool, Logger: deps.Logger}
 	return &capturer{pool: pool, rec: rec, reg: mcp.NewRegistry(&deps)}, nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,28 +23,54 @@ const (
 	protocol2026 = "2026-07-28"
 )
 
-// rpcClient is a deliberately thin MCP client: one stateless JSON-RPC POST per tool call,
-// kept-alive connections, and only enough decoding to tell success from failure. The
-// official client would open a session per connection and measure itself.
+// rpcClient is a deliberately thin MCP client: one stateless JSON-RPC POST per tool call over
+// a kept-alive HTTP/1.1 connection per worker, written by hand and read with net/http's own
+// response parser, and only enough decoding to tell success from failure. The client shares
+// the machine with the server it measures, so it must cost little: the official client opens
+// a session per connection, and net/http's Transport hands every request to two goroutines of
+// its own.
 type rpcClient struct {
-	url      string
-	key      string
-	protocol string
-	http     *http.Client
+	addr, path, host string
+	key              string
+	protocol         string
+	conns            []*rawConn
 }
 
-func newRPCClient(url, key, protocol string, conns int) *rpcClient {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        conns * 2,
-		MaxIdleConnsPerHost: conns * 2,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
+type rawConn struct {
+	c   net.Conn
+	br  *bufio.Reader
+	req bytes.Buffer
+}
+
+func newRPCClient(endpoint, key, protocol string, workers int) (*rpcClient, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, err
 	}
-	return &rpcClient{url: url, key: key, protocol: protocol, http: &http.Client{Transport: tr, Timeout: time.Minute}}
+	c := &rpcClient{addr: u.Host, path: u.RequestURI(), host: u.Host, key: key, protocol: protocol, conns: make([]*rawConn, workers)}
+	return c, nil
 }
 
-func (c *rpcClient) close() { c.http.CloseIdleConnections() }
+func (c *rpcClient) close() {
+	for _, rc := range c.conns {
+		if rc != nil {
+			rc.c.Close()
+		}
+	}
+}
+
+func (c *rpcClient) conn(worker int) (*rawConn, error) {
+	if rc := c.conns[worker]; rc != nil {
+		return rc, nil
+	}
+	nc, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	rc := &rawConn{c: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	c.conns[worker] = rc
+	return rc, nil
+}
 
 type rpcResponse struct {
 	Result *struct {
@@ -58,52 +86,22 @@ type rpcResponse struct {
 	} `json:"error"`
 }
 
-// call calls a tool and returns its structured result; a tool error, a JSON-RPC error or an
-// HTTP failure is an error.
-func (c *rpcClient) call(ctx context.Context, id int, tool string, args json.RawMessage) (json.RawMessage, error) {
-	var body bytes.Buffer
-	body.Grow(256 + len(args))
-	body.WriteString(`{"jsonrpc":"2.0","id":`)
-	body.WriteString(strconv.Itoa(id))
-	body.WriteString(`,"method":"tools/call","params":{"name":`)
-	name, _ := json.Marshal(tool)
-	body.Write(name)
-	body.WriteString(`,"arguments":`)
-	body.Write(args)
-	if c.protocol >= protocol2026 {
-		body.WriteString(`,"_meta":{"io.modelcontextprotocol/protocolVersion":"` + c.protocol +
-			`","io.modelcontextprotocol/clientInfo":{"name":"nubiq-bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`)
-	}
-	body.WriteString(`}}`)
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, &body)
+// call calls a tool on the worker's connection and returns its structured result; a tool
+// error, a JSON-RPC error or an HTTP failure is an error. Each worker uses its own connection,
+// so calls of one worker never overlap.
+func (c *rpcClient) call(ctx context.Context, worker, id int, tool string, args json.RawMessage) (json.RawMessage, error) {
+	rc, err := c.conn(worker)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Mcp-Protocol-Version", c.protocol)
-	req.Header.Set("Mcp-Method", "tools/call")
-	req.Header.Set("Mcp-Name", tool)
-	resp, err := c.http.Do(req)
+	raw, err := c.roundTrip(rc, id, tool, args)
 	if err != nil {
+		rc.c.Close()
+		c.conns[worker] = nil
 		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d: %s", tool, resp.StatusCode, bytes.TrimSpace(raw))
-	}
-	msg := raw
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		msg = sseData(raw)
 	}
 	var r rpcResponse
-	if err := json.Unmarshal(msg, &r); err != nil {
+	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("%s: decode response %q: %w", tool, raw, err)
 	}
 	switch {
@@ -119,6 +117,51 @@ func (c *rpcClient) call(ctx context.Context, id int, tool string, args json.Raw
 		return nil, fmt.Errorf("%s: tool error: %s", tool, text)
 	}
 	return r.Result.StructuredContent, nil
+}
+
+// roundTrip sends one request and returns the JSON-RPC message of the answer.
+func (c *rpcClient) roundTrip(rc *rawConn, id int, tool string, args json.RawMessage) ([]byte, error) {
+	var body bytes.Buffer
+	body.Grow(256 + len(args))
+	body.WriteString(`{"jsonrpc":"2.0","id":`)
+	body.WriteString(strconv.Itoa(id))
+	body.WriteString(`,"method":"tools/call","params":{"name":`)
+	name, _ := json.Marshal(tool)
+	body.Write(name)
+	body.WriteString(`,"arguments":`)
+	body.Write(args)
+	if c.protocol >= protocol2026 {
+		body.WriteString(`,"_meta":{"io.modelcontextprotocol/protocolVersion":"` + c.protocol +
+			`","io.modelcontextprotocol/clientInfo":{"name":"nubiq-bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`)
+	}
+	body.WriteString(`}}`)
+
+	req := &rc.req
+	req.Reset()
+	fmt.Fprintf(req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
+		"Authorization: Bearer %s\r\nMcp-Protocol-Version: %s\r\nMcp-Method: tools/call\r\nMcp-Name: %s\r\nContent-Length: %d\r\n\r\n",
+		c.path, c.host, c.key, c.protocol, tool, body.Len())
+	req.Write(body.Bytes())
+	rc.c.SetDeadline(time.Now().Add(time.Minute)) //nolint:errcheck
+	if _, err := rc.c.Write(req.Bytes()); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %d: %s", tool, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		raw = sseData(raw)
+	}
+	return raw, nil
 }
 
 // sseData returns the data of the first event of an SSE stream: a stateless tool call answers

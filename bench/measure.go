@@ -96,9 +96,11 @@ func load(ctx context.Context, conc int, warmup, duration time.Duration, label s
 			})
 		})
 	}
-	select {
-	case <-time.After(warmup):
-	case <-ctx.Done():
+	if warmup > 0 {
+		select {
+		case <-time.After(warmup):
+		case <-ctx.Done():
+		}
 	}
 	timing.Store(true)
 	start := time.Now()
@@ -117,4 +119,42 @@ func load(ctx context.Context, conc int, warmup, duration time.Duration, label s
 	}
 	slices.Sort(all)
 	return &result{ops: len(all), errors: errs, seconds: elapsed.Seconds(), latencies: all}, nil
+}
+
+// variant is one way of doing the same work, measured against the others.
+type variant struct {
+	name  string
+	label string // pprof label of its load goroutines
+	op    op
+}
+
+// compare measures variants in interleaved rounds: each variant is warmed up once, then every
+// round runs each variant in turn for duration/rounds. Other load on the machine drifts over
+// seconds; interleaving spreads the drift evenly over the variants, so their ratios hold even
+// when absolute figures do not.
+func compare(ctx context.Context, conc int, warmup, duration time.Duration, rounds int, vs []variant) ([]*result, error) {
+	rounds = max(1, rounds)
+	slice := duration / time.Duration(rounds)
+	out := make([]*result, len(vs))
+	for i, v := range vs {
+		if _, err := load(ctx, conc, 0, warmup, v.label, v.op); err != nil {
+			return nil, fmt.Errorf("%s: %w", v.name, err)
+		}
+		out[i] = &result{}
+	}
+	for range rounds {
+		for i, v := range vs {
+			r, err := load(ctx, conc, 0, slice, v.label, v.op)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", v.name, err)
+			}
+			out[i].ops += r.ops
+			out[i].seconds += r.seconds
+			out[i].latencies = append(out[i].latencies, r.latencies...)
+		}
+	}
+	for _, r := range out {
+		slices.Sort(r.latencies)
+	}
+	return out, nil
 }

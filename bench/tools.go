@@ -92,25 +92,28 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 
 	for _, w := range workloads {
 		for _, conc := range cfg.Concurrency {
-			bare, err := load(ctx, conc, cfg.Warmup, cfg.Duration, "baseline", func(ctx context.Context, worker, i int) error {
+			vs := []variant{{name: "pgx", label: "baseline", op: func(ctx context.Context, worker, i int) error {
 				return replay(ctx, e.db.Pool, w.stmts[pick(worker, i, len(w.stmts))])
-			})
-			if err != nil {
-				return nil, fmt.Errorf("%s pgx c=%d: %w", w.tool, conc, err)
-			}
-			bareRow := bare.row(w.tool, "pgx", conc, "calls/s")
+			}}}
 			for _, proto := range []string{protocol2025, protocol2026} {
-				client := newRPCClient(srv.URL, key, proto, conc)
-				r, err := load(ctx, conc, cfg.Warmup, cfg.Duration, "client", func(ctx context.Context, worker, i int) error {
-					_, err := client.call(ctx, i, w.tool, w.args[pick(worker, i, len(w.args))])
-					return err
-				})
-				client.close()
+				client, err := newRPCClient(srv.URL, key, proto, conc)
 				if err != nil {
-					return nil, fmt.Errorf("%s mcp %s c=%d: %w", w.tool, proto, conc, err)
+					return nil, err
 				}
-				row := r.row(w.tool, "mcp/"+proto[:4], conc, "calls/s")
-				row.Ratio, row.RatioOf = row.PerSecond/bareRow.PerSecond, "of pgx"
+				defer client.close()
+				vs = append(vs, variant{name: "mcp/" + proto[:4], label: "client", op: func(ctx context.Context, worker, i int) error {
+					_, err := client.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
+					return err
+				}})
+			}
+			rs, err := compare(ctx, conc, cfg.Warmup, cfg.Duration, cfg.Rounds, vs)
+			if err != nil {
+				return nil, fmt.Errorf("%s c=%d: %w", w.tool, conc, err)
+			}
+			bare := rs[0].row(w.tool, vs[0].name, conc, "calls/s")
+			for i, r := range rs[1:] {
+				row := r.row(w.tool, vs[i+1].name, conc, "calls/s")
+				row.Ratio, row.RatioOf = row.PerSecond/bare.PerSecond, "of pgx"
 				if w.tool == "tickets.get" && conc == 8 {
 					row.Target = fmt.Sprintf("≥%d/s, ≥%.0f%% of pgx", targetToolCallsPerSecond, targetToolRatio*100)
 					row.Met = boolPtr(row.PerSecond >= targetToolCallsPerSecond && row.Ratio >= targetToolRatio)
@@ -118,8 +121,8 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 				e.table.row(SectionTools, row)
 				res.Rows = append(res.Rows, row)
 			}
-			e.table.row(SectionTools, bareRow)
-			res.Rows = append(res.Rows, bareRow)
+			e.table.row(SectionTools, bare)
+			res.Rows = append(res.Rows, bare)
 		}
 	}
 	return res, nil

@@ -37,6 +37,10 @@ type HandlerConfig struct {
 	// Before runs after authentication and before the MCP handler, e.g. the rate limiter. It
 	// may write a response and return false to stop the request.
 	Before func(w http.ResponseWriter, r *http.Request, caller *nubiq.Caller) bool
+
+	// sdkOnly sends every request through the SDK, for tests comparing its answers with the
+	// fast path's.
+	sdkOnly bool
 }
 
 // NewHandler returns the streamable HTTP handler for /api/mcp/. It is stateless, so any
@@ -60,6 +64,10 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		return &auth.TokenInfo{Expiration: c.ExpiresAt, Extra: map[string]any{callerExtraKey: c}}, nil
 	}, nil)(streamable)
+	var fast *fastCaller
+	if !cfg.sdkOnly {
+		fast = newFastCaller(cfg.Registry, cfg.Logger)
+	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, r, cfg.AllowedOrigins) {
@@ -94,6 +102,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 			return
 		}
 		if cfg.Before != nil && !cfg.Before(w, r, caller) {
+			return
+		}
+		if fast != nil && fast.serve(w, r, caller) {
 			return
 		}
 		r = r.WithContext(nubiq.NewContextWithCaller(r.Context(), caller))

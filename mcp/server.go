@@ -21,7 +21,7 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 // newSDKServer builds the MCP server with every tool of the registry. Scope filtering of
 // tools/list and refusal in tools/call happen in middleware, per request, from the caller.
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
-	s := sdk.NewServer(&sdk.Implementation{Name: "nubiq-hub", Title: "Nubiq Hub", Version: Version},
+	s := sdk.NewServer(&sdk.Implementation{Name: serverName, Title: serverTitle, Version: Version},
 		&sdk.ServerOptions{Instructions: instructions, Logger: logger})
 	for _, t := range r.tools {
 		s.AddTool(t.sdkTool(), r.sdkHandler(t, logger))
@@ -109,8 +109,9 @@ func errorResult(err error) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}
 }
 
-// scopeMiddleware lists only the tools the caller's scopes allow and refuses, with the tool and
-// the missing scope named, calls to any other.
+// scopeMiddleware lists only the tools the caller's scopes allow. Calls are refused by
+// Registry.Call, which every call goes through, so that both ways of answering a call (the SDK
+// and the fast path) refuse alike.
 func scopeMiddleware(r *Registry) sdk.Middleware {
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
@@ -131,14 +132,6 @@ func scopeMiddleware(r *Registry) sdk.Middleware {
 					lr.Tools = kept
 				}
 				return res, nil
-			case "tools/call":
-				if cr, ok := req.(*sdk.CallToolRequest); ok {
-					caller := callerFrom(ctx, req)
-					if t := r.byName[cr.Params.Name]; t != nil && !caller.Has(t.Scope) {
-						return errorResult(nubiq.Errorf(nubiq.ECodeForbidden,
-							"tool %s needs scope %s, which this API key does not have", t.Name, t.Scope)), nil
-					}
-				}
 			}
 			return next(ctx, method, req)
 		}
