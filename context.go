@@ -12,8 +12,11 @@ type Caller struct {
 	KeyID       int64
 	KeyPrefix   string // non-secret, for logs and audit rows
 	Plan        string
-	Scopes      []Scope
-	ExpiresAt   time.Time
+	// PerMinute and PerDay are the plan's request limits when the key was verified.
+	PerMinute int
+	PerDay    int
+	Scopes    []Scope
+	ExpiresAt time.Time
 }
 
 // Has reports whether the caller holds scope s.

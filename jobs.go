@@ -13,14 +13,20 @@ type DeliverOutboundArgs struct {
 // Kind names the job for River.
 func (DeliverOutboundArgs) Kind() string { return "deliver_outbound" }
 
+// IngestQueue is the River queue of document ingest jobs.
+const IngestQueue = "ingest"
+
 // IngestDocumentArgs asks for extraction, chunking, embedding and indexing of one document at
-// one version; a job for an older version than the document's current one does nothing.
+// one version and reindex generation. A job older than the document (a smaller Version or
+// Generation) does nothing: newer content or a newer reindex request has its own job. The
+// fields tagged unique key River's job de-duplication, so that a request is dropped only while
+// an identical job waits, never because an older one is already running.
 type IngestDocumentArgs struct {
-	DocumentID  int64 `json:"document_id"`
+	DocumentID  int64 `json:"document_id" river:"unique"`
 	WorkspaceID int64 `json:"workspace_id"`
-	Version     int   `json:"version"`
-	// ReindexRunID links the job to a reindex run for progress reporting (0 for uploads).
-	ReindexRunID int64 `json:"reindex_run_id,omitempty"`
+	Version     int   `json:"version" river:"unique"`
+	// Generation grows with each reindex request that could not join a waiting job.
+	Generation int `json:"generation,omitempty" river:"unique"`
 }
 
 // Kind names the job for River.

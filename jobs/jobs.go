@@ -13,6 +13,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -20,19 +22,35 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Delivery tunes outbound message delivery (deliver.go); zero values get defaults.
+	Delivery DeliveryConfig
+	// Mail is the service's own SMTP server (NUBIQ_SMTP_*), for invitation emails; when it is
+	// not configured no invitation email is sent.
+	Mail MailConfig
+	// Embedder makes chunk vectors for document ingest.
+	Embedder indexer.Embedder
+	// Ingest tunes chunking and embedding batches.
+	Ingest IngestConfig
 }
 
 // Config configures the runner. Zero values get defaults.
 type Config struct {
-	// MaxWorkers is the number of jobs this node works at once. Default 20.
+	// MaxWorkers is the number of jobs of the default queue this node works at once. Default 20.
 	MaxWorkers int
+	// IngestWorkers is the number of document ingest jobs (queue nubiq.IngestQueue) this node
+	// works at once; they have their own queue so that a large import or reindex never delays
+	// other jobs. Default 8.
+	IngestWorkers int
+	// IngestOnly works the ingest queue alone (admin commands that reindex).
+	IngestOnly bool
 	// FetchCooldown bounds how often workers poll for new jobs; River drains at most about
 	// MaxWorkers / FetchCooldown jobs a second. Default 20ms.
 	FetchCooldown time.Duration
-	// JobTimeout bounds one job's run; a job past it is cancelled and retried. Default 10m.
+	// JobTimeout bounds one job's run; a job past it is cancelled and retried. Default 5m.
 	JobTimeout time.Duration
 	// RescueStuckJobsAfter is how long a running job may go unfinished (its node crashed)
-	// before another node takes it back for retry. Default 2m.
+	// before another node takes it back for retry. It is at least JobTimeout, since a live
+	// node's job can run that long; default JobTimeout + 1m.
 	RescueStuckJobsAfter time.Duration
 }
 
@@ -55,22 +73,30 @@ func NewRunner(deps *Deps, cfg Config) (*Runner, error) {
 	if cfg.MaxWorkers == 0 {
 		cfg.MaxWorkers = 20
 	}
+	if cfg.IngestWorkers == 0 {
+		cfg.IngestWorkers = 8
+	}
 	if cfg.FetchCooldown == 0 {
 		cfg.FetchCooldown = 20 * time.Millisecond
 	}
 	if cfg.JobTimeout == 0 {
-		cfg.JobTimeout = 10 * time.Minute
+		cfg.JobTimeout = 5 * time.Minute
 	}
 	if cfg.RescueStuckJobsAfter == 0 {
-		cfg.RescueStuckJobsAfter = 2 * time.Minute
+		cfg.RescueStuckJobsAfter = cfg.JobTimeout + time.Minute
 	}
+	cfg.RescueStuckJobsAfter = max(cfg.RescueStuckJobsAfter, cfg.JobTimeout)
 	workers := river.NewWorkers()
 	for _, add := range registrations {
 		add(workers, deps)
 	}
+	queues := map[string]river.QueueConfig{nubiq.IngestQueue: {MaxWorkers: cfg.IngestWorkers}}
+	if !cfg.IngestOnly {
+		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.MaxWorkers}
+	}
 	client, err := river.NewClient(riverpgxv5.New(deps.DB.Pool), &river.Config{
 		Logger:               deps.Logger,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Queues:               queues,
 		Workers:              workers,
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    max(cfg.FetchCooldown, 200*time.Millisecond),
@@ -94,4 +120,15 @@ func (r *Runner) Stop(ctx context.Context) error {
 		return r.Client.StopAndCancel(context.Background())
 	}
 	return nil
+}
+
+// permanentError marks a failure that retrying cannot fix: a document that cannot be read, a
+// refused recipient, bad credentials, a 4xx from a webhook, missing configuration.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(format string, args ...any) error {
+	return &permanentError{fmt.Errorf(format, args...)}
 }

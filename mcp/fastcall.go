@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -73,20 +72,16 @@ const (
 	metaServerInfo         = "io.modelcontextprotocol/serverInfo"
 )
 
-// serve answers r if it is a plain tools/call and reports whether it did. When it did not,
-// r's body is intact for the SDK.
-func (f *fastCaller) serve(w http.ResponseWriter, r *http.Request, caller *nubiq.Caller) bool {
+// serve answers r, whose body the handler has already read (bounded) into body, if it is a
+// plain tools/call, and reports whether it did. It does not touch r.Body, which stays intact
+// for the SDK.
+func (f *fastCaller) serve(w http.ResponseWriter, r *http.Request, body []byte, caller *nubiq.Caller) bool {
 	if r.Method != http.MethodPost || !isJSON(r.Header.Get("Content-Type")) || !acceptsJSONAndSSE(r.Header.Values("Accept")) {
 		return false
 	}
 	version := r.Header.Get("Mcp-Protocol-Version")
 	if !legacyProtocolVersions[version] && version != protocolVersionMeta {
 		return false
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return false // the SDK reports the read error (413 for a body past the limit)
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {

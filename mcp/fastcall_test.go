@@ -126,7 +126,7 @@ func TestFastCallAnswersAsTheSDK(t *testing.T) {
 			// Which path answers it.
 			r := newReq()
 			rec := httptest.NewRecorder()
-			took := fast.serve(rec, r, auth[c.key])
+			took := fast.serve(rec, r, []byte(c.body), auth[c.key])
 			require.Equal(t, c.fast, took, "fast path taken")
 			if !took {
 				rest, _ := io.ReadAll(r.Body)

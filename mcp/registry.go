@@ -18,6 +18,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
+	// team.invite then queues the invitation email.
+	SendInvitations bool
+	// MaxUploadBytes bounds documents.upload content (default nubiq.DefaultMaxUploadBytes). The
+	// HTTP handler's body limit must leave room for it in base64.
+	MaxUploadBytes int64
 }
 
 func (d *Deps) now() time.Time {
@@ -31,6 +37,8 @@ func (d *Deps) now() time.Time {
 type Registry struct {
 	tools  []*Tool
 	byName map[string]*Tool
+	index  map[string]int // catalogue position by name
+	deps   *Deps
 }
 
 // NewRegistry builds every tool on deps.
@@ -38,7 +46,7 @@ func NewRegistry(deps *Deps) *Registry {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{byName: map[string]*Tool{}}
+	r := &Registry{byName: map[string]*Tool{}, index: map[string]int{}, deps: deps}
 	for _, group := range [][]*Tool{
 		conversationTools(deps),
 		ticketTools(deps),
@@ -58,6 +66,7 @@ func NewRegistry(deps *Deps) *Registry {
 			if !t.Scope.Valid() {
 				panic(fmt.Sprintf("tool %s: invalid scope %q", t.Name, t.Scope))
 			}
+			r.index[t.Name] = len(r.tools)
 			r.tools = append(r.tools, t)
 			r.byName[t.Name] = t
 		}
@@ -72,16 +81,86 @@ func (r *Registry) Tools() []*Tool { return r.tools }
 func (r *Registry) Lookup(name string) *Tool { return r.byName[name] }
 
 // Call runs a tool as the caller, checking the scope first. It is the one path every tool
-// call takes, from MCP or elsewhere.
+// call takes, from MCP or elsewhere, so that scope refusal and the audit log of write tools
+// hold for every tool alike.
 func (r *Registry) Call(ctx context.Context, caller *nubiq.Caller, name string, args json.RawMessage) (any, error) {
 	t := r.byName[name]
 	if t == nil {
 		return nil, nubiq.NotFoundf("unknown tool %q", name)
 	}
+	var out any
+	var err error
 	if !caller.Has(t.Scope) {
-		return nil, nubiq.Errorf(nubiq.ECodeForbidden, "tool %s needs scope %s, which this API key does not have", t.Name, t.Scope)
+		err = nubiq.Errorf(nubiq.ECodeForbidden, "tool %s needs scope %s, which this API key does not have", t.Name, t.Scope)
+	} else {
+		out, err = t.call(nubiq.NewContextWithCaller(ctx, caller), args)
 	}
-	return t.call(nubiq.NewContextWithCaller(ctx, caller), args)
+	if !t.ReadOnly {
+		r.audit(ctx, caller, t, args, out, err)
+	}
+	return out, err
+}
+
+// audit records a write tool call: refused, failed or done. The row holds the target id, never
+// the arguments, which may carry personal data or credentials.
+func (r *Registry) audit(ctx context.Context, caller *nubiq.Caller, t *Tool, args json.RawMessage, out any, callErr error) {
+	if r.deps.DB == nil || caller == nil {
+		return
+	}
+	outcome := "ok"
+	if callErr != nil {
+		outcome = nubiq.ErrorCode(callErr)
+	}
+	e := nubiq.AuditEntry{
+		WorkspaceID: caller.WorkspaceID, KeyID: caller.KeyID, Actor: caller.KeyPrefix,
+		Action: t.Name, Target: auditTarget(args, out), Outcome: outcome, CreatedAt: r.deps.now(),
+	}
+	// The call has happened: record it even when the client has gone away meanwhile.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.deps.DB.InsertAudit(actx, e); err != nil {
+		r.deps.Logger.Error("audit log", "tool", t.Name, "workspace", caller.WorkspaceID, "err", err)
+	}
+}
+
+// auditTarget is the id the call acted on: its "id" argument, else the "id" of its result
+// (what a create made).
+func auditTarget(args json.RawMessage, out any) string {
+	var in map[string]json.RawMessage
+	if json.Unmarshal(args, &in) == nil {
+		if v := scalarID(in["id"]); v != "" {
+			return v
+		}
+	}
+	if out != nil {
+		if b, err := json.Marshal(out); err == nil {
+			var res map[string]json.RawMessage
+			if json.Unmarshal(b, &res) == nil {
+				return scalarID(res["id"])
+			}
+		}
+	}
+	return ""
+}
+
+func scalarID(raw json.RawMessage) string {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = v
+	case float64:
+		s = string(raw)
+	default:
+		return ""
+	}
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
 }
 
 // errNotAvailable answers calls to tools whose behaviour has not shipped in this build.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -18,11 +19,13 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 	`for customer profiles and analytics.* for metrics. Lists are paged: pass next_cursor back as cursor. ` +
 	`Tools you do not see are outside this API key's scopes.`
 
-// newSDKServer builds the MCP server with every tool of the registry. Scope filtering of
-// tools/list and refusal in tools/call happen in middleware, per request, from the caller.
+// newSDKServer builds the MCP server with every tool of the registry. tools/list is filtered
+// by the caller's scopes in middleware, per request; tools/call is refused by Registry.Call.
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
 	s := sdk.NewServer(&sdk.Implementation{Name: serverName, Title: serverTitle, Version: Version},
-		&sdk.ServerOptions{Instructions: instructions, Logger: logger})
+		&sdk.ServerOptions{Instructions: instructions, Logger: logger,
+			// What tools/list returns depends on the API key, so no shared cache may keep it.
+			SetCacheable: func(_ context.Context, _ sdk.Request, c *sdk.Cacheable) { c.CacheScope = "private" }})
 	for _, t := range r.tools {
 		s.AddTool(t.sdkTool(), r.sdkHandler(t, logger))
 	}
@@ -35,11 +38,13 @@ func (t *Tool) sdkTool() *sdk.Tool {
 	destructive := t.Destructive
 	openWorld := t.OpenWorld
 	return &sdk.Tool{
-		Name:         t.Name,
-		Title:        t.Title,
-		Description:  t.Description,
-		InputSchema:  t.InputSchema,
-		OutputSchema: t.OutputSchema,
+		Name:        t.Name,
+		Title:       t.Title,
+		Description: t.Description,
+		// Encoded once here: marshalling jsonschema.Schema values is reflective and slow, and
+		// tools/list would otherwise pay it for every tool on every request (~10 ms).
+		InputSchema:  mustJSON(t.InputSchema),
+		OutputSchema: mustJSON(t.OutputSchema),
 		Annotations: &sdk.ToolAnnotations{
 			Title:           t.Title,
 			ReadOnlyHint:    readOnly,
@@ -48,6 +53,14 @@ func (t *Tool) sdkTool() *sdk.Tool {
 			OpenWorldHint:   &openWorld,
 		},
 	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // callerFrom finds the authenticated caller of an MCP request.
@@ -109,31 +122,28 @@ func errorResult(err error) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}
 }
 
-// scopeMiddleware lists only the tools the caller's scopes allow. Calls are refused by
-// Registry.Call, which every call goes through, so that both ways of answering a call (the SDK
-// and the fast path) refuse alike.
+// scopeMiddleware lists only the tools the caller's scopes allow, in catalogue order (the SDK
+// sorts by name). Calls are refused by Registry.Call, which every call goes through, so that
+// both ways of answering a call (the SDK and the fast path) refuse alike.
 func scopeMiddleware(r *Registry) sdk.Middleware {
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-			switch method {
-			case "tools/list":
-				res, err := next(ctx, method, req)
-				if err != nil {
-					return res, err
-				}
-				caller := callerFrom(ctx, req)
-				if lr, ok := res.(*sdk.ListToolsResult); ok {
-					kept := lr.Tools[:0:0]
-					for _, t := range lr.Tools {
-						if rt := r.byName[t.Name]; rt != nil && caller.Has(rt.Scope) {
-							kept = append(kept, t)
-						}
-					}
-					lr.Tools = kept
-				}
-				return res, nil
+			res, err := next(ctx, method, req)
+			if err != nil || method != "tools/list" {
+				return res, err
 			}
-			return next(ctx, method, req)
+			caller := callerFrom(ctx, req)
+			if lr, ok := res.(*sdk.ListToolsResult); ok {
+				kept := lr.Tools[:0:0]
+				for _, t := range lr.Tools {
+					if rt := r.byName[t.Name]; rt != nil && caller.Has(rt.Scope) {
+						kept = append(kept, t)
+					}
+				}
+				slices.SortStableFunc(kept, func(a, b *sdk.Tool) int { return r.index[a.Name] - r.index[b.Name] })
+				lr.Tools = kept
+			}
+			return res, nil
 		}
 	}
 }

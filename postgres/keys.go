@@ -63,12 +63,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, name, plan string) (*nubiq.Wo
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "23503":
-			plans, _ := db.Plans(ctx)
-			names := make([]string, len(plans))
-			for i, p := range plans {
-				names[i] = p.Name
-			}
-			return nil, nubiq.Invalidf("plan", "unknown plan %q; allowed: %s", plan, strings.Join(names, ", "))
+			return nil, db.unknownPlan(ctx, plan)
 		case "23505":
 			return nil, nubiq.Errorf(nubiq.ECodeConflict, "a workspace named %q already exists", name)
 		}
@@ -227,4 +222,52 @@ func (db *DB) RevokeAPIKey(ctx context.Context, workspaceID, keyID int64) (*nubi
 		return nil, unavailable(err)
 	}
 	return k, nil
+}
+
+// SetPlan creates a plan or changes its limits. Limits are read when a key is verified, so a
+// change reaches every replica within the key cache's lifetime.
+func (db *DB) SetPlan(ctx context.Context, p nubiq.Plan) (*nubiq.Plan, error) {
+	if p.PerMinute <= 0 {
+		return nil, nubiq.Invalidf("per_minute", "must be a positive number of requests")
+	}
+	if p.PerDay <= 0 {
+		return nil, nubiq.Invalidf("per_day", "must be a positive number of requests")
+	}
+	err := db.Pool.QueryRow(ctx, `
+		INSERT INTO plans (name, per_minute, per_day) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET per_minute = excluded.per_minute, per_day = excluded.per_day
+		RETURNING name, per_minute, per_day`, p.Name, p.PerMinute, p.PerDay).Scan(&p.Name, &p.PerMinute, &p.PerDay)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23514" {
+		return nil, nubiq.Invalidf("name", "%q is not a plan name: lower-case letters, digits, - and _, starting with a letter, at most 40", p.Name)
+	} else if err != nil {
+		return nil, fmt.Errorf("set plan %s: %w", p.Name, unavailable(err))
+	}
+	return &p, nil
+}
+
+// SetWorkspacePlan moves a workspace to another plan.
+func (db *DB) SetWorkspacePlan(ctx context.Context, workspaceID int64, plan string) (*nubiq.Workspace, error) {
+	var w nubiq.Workspace
+	err := db.Pool.QueryRow(ctx, `
+		UPDATE workspaces SET plan = $2, updated_at = now() WHERE id = $1
+		RETURNING id, name, plan, created_at`, workspaceID, plan).Scan(&w.ID, &w.Name, &w.Plan, &w.CreatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return nil, db.unknownPlan(ctx, plan)
+	} else if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nubiq.NotFoundf("no workspace %d", workspaceID)
+	} else if err != nil {
+		return nil, fmt.Errorf("set plan of workspace %d: %w", workspaceID, unavailable(err))
+	}
+	return &w, nil
+}
+
+func (db *DB) unknownPlan(ctx context.Context, plan string) error {
+	plans, _ := db.Plans(ctx)
+	names := make([]string, len(plans))
+	for i, p := range plans {
+		names[i] = p.Name
+	}
+	return nubiq.Invalidf("plan", "unknown plan %q; allowed: %s", plan, strings.Join(names, ", "))
 }

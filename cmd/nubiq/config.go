@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -114,4 +116,61 @@ func openMigrated(ctx context.Context, f *dbFlags, logger *slog.Logger) (*databa
 		return nil, err
 	}
 	return db, nil
+}
+
+// embedderFlags choose the embedder, as serve and the admin commands that index share.
+type embedderFlags struct {
+	kind  string
+	url   string
+	model string
+	path  string
+	dims  int
+}
+
+func (f *embedderFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.kind, "embedder", envOr("NUBIQ_EMBEDDER", ""), `embedder: "hash", "model2vec", "openai", or empty to choose: an endpoint if --embedder-url is set, else a local or cached model2vec model, else hash (env NUBIQ_EMBEDDER)`)
+	fs.StringVar(&f.url, "embedder-url", envOr("NUBIQ_EMBEDDER_URL", ""), "base URL of an OpenAI-compatible embeddings API, e.g. http://localhost:11434/v1; the key comes from NUBIQ_EMBEDDER_KEY (env NUBIQ_EMBEDDER_URL)")
+	fs.StringVar(&f.model, "embedder-model", envOr("NUBIQ_EMBEDDER_MODEL", ""), "model: the endpoint's model name, or the Hugging Face id of a model2vec model (default minishlab/potion-base-8M) (env NUBIQ_EMBEDDER_MODEL)")
+	fs.StringVar(&f.path, "embedder-path", envOr("NUBIQ_EMBEDDER_PATH", ""), "directory of a local model2vec model (config.json, tokenizer.json, model.safetensors) (env NUBIQ_EMBEDDER_PATH)")
+	fs.IntVar(&f.dims, "embedder-dims", envInt("NUBIQ_EMBEDDER_DIMS", 0), "vector size: buckets of the hash embedder (default 256), or the dimensions asked of the endpoint (env NUBIQ_EMBEDDER_DIMS)")
+}
+
+// build makes the embedder; the choice and its reason are logged.
+func (f *embedderFlags) build(ctx context.Context, dataDir string, logger *slog.Logger) (indexer.Embedder, error) {
+	cfg := indexer.EmbedderConfig{
+		Kind:          f.kind,
+		HashDims:      f.dims,
+		Model2VecPath: f.path,
+		CacheDir:      filepath.Join(dataDir, "models"),
+		OpenAIURL:     f.url,
+		OpenAIKey:     os.Getenv("NUBIQ_EMBEDDER_KEY"),
+		OpenAIDims:    f.dims,
+	}
+	if f.kind == indexer.EmbedderOpenAI || (f.kind == "" && f.url != "") {
+		cfg.OpenAIModel = f.model
+	} else {
+		cfg.Model2VecModel = f.model
+	}
+	e, err := indexer.NewEmbedder(ctx, cfg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("embedder: %w", err)
+	}
+	return e, nil
+}
+
+// ingestFlags tune the document pipeline.
+type ingestFlags struct {
+	workers      int
+	chunkTokens  int
+	chunkOverlap int
+}
+
+func (f *ingestFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.workers, "ingest-workers", envInt("NUBIQ_INGEST_WORKERS", 8), "documents this node indexes at once (env NUBIQ_INGEST_WORKERS)")
+	fs.IntVar(&f.chunkTokens, "chunk-tokens", envInt("NUBIQ_CHUNK_TOKENS", 300), "target chunk size in tokens (env NUBIQ_CHUNK_TOKENS)")
+	fs.IntVar(&f.chunkOverlap, "chunk-overlap", envInt("NUBIQ_CHUNK_OVERLAP", 0), "tokens repeated between neighbouring chunks; 0 means 15% of --chunk-tokens, negative none (env NUBIQ_CHUNK_OVERLAP)")
+}
+
+func (f *ingestFlags) config() jobs.IngestConfig {
+	return jobs.IngestConfig{Chunk: indexer.ChunkOptions{TargetTokens: f.chunkTokens, OverlapTokens: f.chunkOverlap}}
 }

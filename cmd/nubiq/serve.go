@@ -8,9 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/mcp"
+	"github.com/nubiq/hub/postgres"
 	"github.com/nubiq/hub/server"
 )
 
@@ -20,16 +28,47 @@ func init() {
 
 type serveFlags struct {
 	db              dbFlags
+	embedder        embedderFlags
+	ingest          ingestFlags
+	maxUpload       int64
 	addr            string
 	noMigrate       bool
 	shutdownTimeout time.Duration
+	allowedOrigins  string
+	maxBodyBytes    string
+	mail            mailFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
+	f.embedder.register(fs)
+	f.ingest.register(fs)
+	fs.Int64Var(&f.maxUpload, "max-upload-bytes", int64(envInt("NUBIQ_MAX_UPLOAD_BYTES", nubiq.DefaultMaxUploadBytes)), "largest document documents.upload accepts, in bytes (env NUBIQ_MAX_UPLOAD_BYTES)")
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
+	fs.StringVar(&f.allowedOrigins, "allowed-origins", envOr("NUBIQ_ALLOWED_ORIGINS", ""), "comma-separated browser origins (https://app.example.com) allowed to call /api/mcp/, or *; requests without Origin are always allowed (env NUBIQ_ALLOWED_ORIGINS)")
+	f.mail.register(fs)
+	fs.StringVar(&f.maxBodyBytes, "max-body-bytes", envOr("NUBIQ_MAX_BODY_BYTES", strconv.Itoa(mcp.DefaultMaxBodyBytes)), "largest MCP request body in bytes; larger ones get 413 (env NUBIQ_MAX_BODY_BYTES)")
+}
+
+// mcpConfig checks the endpoint settings.
+func (f *serveFlags) mcpConfig() (origins []string, maxBody int64, err error) {
+	for _, o := range strings.Split(f.allowedOrigins, ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if u, perr := url.Parse(o); o != "*" && (perr != nil || u.Scheme == "" || u.Host == "" || u.Path != "") {
+			return nil, 0, fmt.Errorf("--allowed-origins (NUBIQ_ALLOWED_ORIGINS): %q is not an origin; write scheme://host[:port], e.g. https://app.example.com", o)
+		}
+		origins = append(origins, o)
+	}
+	maxBody, err = strconv.ParseInt(strings.TrimSpace(f.maxBodyBytes), 10, 64)
+	if err != nil || maxBody < 1024 {
+		return nil, 0, fmt.Errorf("--max-body-bytes (NUBIQ_MAX_BODY_BYTES): %q is not a number of bytes of at least 1024", f.maxBodyBytes)
+	}
+	return origins, maxBody, nil
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -49,10 +88,15 @@ PostgreSQL cluster under the data directory and stops it on SIGINT/SIGTERM.`)
 // serve runs until ctx is cancelled. ready, when non-nil, receives the bound address once the
 // server accepts connections.
 func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<- string) error {
-	var (
-		db  *database
-		err error
-	)
+	origins, maxBody, err := f.mcpConfig()
+	if err != nil {
+		return err
+	}
+	mail, err := f.mail.config(f.addr)
+	if err != nil {
+		return err
+	}
+	var db *database
 	if f.noMigrate {
 		db, err = openDatabase(ctx, &f.db, logger)
 	} else {
@@ -63,12 +107,59 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 	}
 	defer db.Close()
 
-	deps := &mcp.Deps{DB: db.DB, Logger: logger}
+	keys := &mcp.KeyAuthenticator{DB: db.DB, Logger: logger}
+	limiter := &mcp.RateLimiter{DB: db.DB, Logger: logger}
+	emb, err := f.embedder.build(ctx, f.db.DataDir, logger)
+	if err != nil {
+		return err
+	}
+	// The workers index documents, deliver outbound messages and send invitation emails.
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail, Embedder: emb, Ingest: f.ingest.config()},
+		jobs.Config{IngestWorkers: f.ingest.workers})
+	if err != nil {
+		return err
+	}
+	// The runner outlives ctx: on shutdown it is stopped explicitly, letting running jobs end;
+	// jobs still running when the timeout ends are cancelled and retried later by any node.
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+		defer cancel()
+		if err := runner.Stop(sctx); err != nil {
+			logger.Warn("stop workers", "err", err)
+		}
+	}()
+	if !mail.Configured() {
+		logger.Info("no SMTP server configured (NUBIQ_SMTP_HOST, NUBIQ_SMTP_FROM): invitations are created without email")
+	}
+	go prepareVectors(ctx, db.DB, emb, logger)
+
+	// The body limit must leave room for the largest upload in base64 plus the JSON-RPC envelope.
+	if need := (f.maxUpload+2)/3*4 + (1 << 20); maxBody < need {
+		logger.Info("raising the MCP body limit to fit the largest upload", "max_body_bytes", need, "max_upload_bytes", f.maxUpload)
+		maxBody = need
+	}
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured(), MaxUploadBytes: f.maxUpload}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
-		Registry: mcp.NewRegistry(deps),
-		Auth:     &mcp.KeyAuthenticator{DB: db.DB},
-		Logger:   logger,
+		Registry:       mcp.NewRegistry(deps),
+		Auth:           keys,
+		Limiter:        limiter,
+		Logger:         logger,
+		AllowedOrigins: origins,
+		MaxBodyBytes:   maxBody,
 	})
+	// Background upkeep: key last-use times are written in batches (and once more after the
+	// last request), old rate-limit counters are deleted hourly.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { keys.Run(bgCtx, 10*time.Second) })
+	background.Go(func() { limiter.Run(bgCtx, time.Hour) })
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
 	handler := server.New(server.Config{
 		Logger: logger,
 		Mounts: map[string]http.Handler{"/api/mcp/": mcpHandler, "/api/mcp": mcpHandler},
@@ -115,4 +206,35 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 		logger.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// prepareVectors makes the database ready for the node's embedder: the HNSW index for its
+// dimensions, and a reindex of every workspace's documents whose vectors another embedder
+// made (vectors of different embedders cannot be compared). Both can take a while on a large
+// knowledge base, so they run beside serving.
+func prepareVectors(ctx context.Context, db *postgres.DB, emb indexer.Embedder, logger *slog.Logger) {
+	name, dims := emb.Name(), emb.Dimensions()
+	wss, err := db.ListWorkspaces(ctx)
+	if err != nil {
+		logger.Error("check documents for embedder change", "err", err)
+	}
+	for _, w := range wss {
+		res, err := db.ReindexStaleEmbeddings(ctx, w.ID, name, dims)
+		if err != nil {
+			logger.Error("reindex after embedder change", "workspace", w.ID, "err", err)
+			continue
+		}
+		if res != nil {
+			logger.Info("embedder changed: reindexing documents embedded by another",
+				"workspace", w.ID, "embedder", name, "dimensions", dims, "documents", res.Run.Total, "reindex_run", res.Run.ID)
+		}
+	}
+	start := time.Now()
+	if err := db.EnsureVectorIndex(ctx, dims); err != nil {
+		if ctx.Err() == nil {
+			logger.Warn("no HNSW vector index; vector search scans instead", "dimensions", dims, "err", err)
+		}
+		return
+	}
+	logger.Info("vector index ready", "index", postgres.VectorIndexName(dims), "took", time.Since(start).Round(time.Millisecond).String())
 }

@@ -23,7 +23,9 @@ type Env struct {
 	DB       *postgres.DB
 	Deps     *mcp.Deps
 	Registry *mcp.Registry
-	Server   *httptest.Server
+	// Auth verifies keys; tests call Auth.Flush to write recorded key uses.
+	Auth   *mcp.KeyAuthenticator
+	Server *httptest.Server
 	// URL is the endpoint, ending in /api/mcp/.
 	URL string
 }
@@ -39,14 +41,20 @@ func WithHandlerConfig(f func(*mcp.HandlerConfig)) Option {
 	return func(_ *Env, c *mcp.HandlerConfig) { f(c) }
 }
 
+// WithRateLimits enables plan rate limits, with windows taken from now (nil: the real clock).
+// They are off by default so that tests of tools may call as often as they need.
+func WithRateLimits(now func() time.Time) Option {
+	return func(e *Env, c *mcp.HandlerConfig) { c.Limiter = &mcp.RateLimiter{DB: e.DB, Now: now} }
+}
+
 // New starts an endpoint on a fresh migrated database (db may be given to share one).
 func New(t testing.TB, db *postgres.DB, opts ...Option) *Env {
 	t.Helper()
 	if db == nil {
 		db = pgtest.NewDB(t)
 	}
-	e := &Env{DB: db, Deps: &mcp.Deps{DB: db}}
-	cfg := mcp.HandlerConfig{Auth: &mcp.KeyAuthenticator{DB: db}}
+	e := &Env{DB: db, Deps: &mcp.Deps{DB: db}, Auth: &mcp.KeyAuthenticator{DB: db}}
+	cfg := mcp.HandlerConfig{Auth: e.Auth}
 	for _, o := range opts {
 		o(e, &cfg)
 	}
@@ -99,14 +107,21 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-// Client connects the official Go MCP client with key.
+// Client connects the official Go MCP client with key, at the newest protocol version.
 func (e *Env) Client(t testing.TB, key string) *sdk.ClientSession {
+	t.Helper()
+	return e.ClientVersion(t, key, "")
+}
+
+// ClientVersion connects the official Go MCP client with key at a protocol version: those
+// before 2026-07-28 use the initialize handshake, later ones server/discover.
+func (e *Env) ClientVersion(t testing.TB, key, version string) *sdk.ClientSession {
 	t.Helper()
 	c := sdk.NewClient(&sdk.Implementation{Name: "mcptest", Version: "1"}, nil)
 	tr := &sdk.StreamableClientTransport{Endpoint: e.URL, HTTPClient: &http.Client{Transport: bearer{key, http.DefaultTransport}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, tr, nil)
+	cs, err := c.Connect(ctx, tr, &sdk.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
