@@ -92,18 +92,32 @@ type mcpServer struct {
 	Registry *mcp.Registry
 	srv      *http.Server
 	done     chan struct{}
+
+	stopBackground context.CancelFunc
 }
 
 // startServer serves the endpoint on 127.0.0.1. Every goroutine of the server, down to the
 // request handlers, carries the pprof label side=server.
 func (e *env) startServer(deps *mcp.Deps) (*mcpServer, error) {
+	return e.startServerWith(deps, true)
+}
+
+// startServerWith serves the endpoint with or without the plan rate limiter: the tools
+// section measures both, to show what counting requests costs.
+func (e *env) startServerWith(deps *mcp.Deps, rateLimit bool) (*mcpServer, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	reg := mcp.NewRegistry(deps)
+	keys := &mcp.KeyAuthenticator{DB: e.db, Logger: deps.Logger}
+	var limiter mcp.Limiter
+	if rateLimit {
+		limiter = &mcp.RateLimiter{DB: e.db, Logger: deps.Logger}
+	}
 	h := mcp.NewHandler(mcp.HandlerConfig{
 		Registry: reg,
-		Auth:     &mcp.KeyAuthenticator{DB: e.db},
+		Auth:     keys,
+		Limiter:  limiter,
 		Logger:   deps.Logger,
 	})
 	root := server.New(server.Config{Logger: deps.Logger, Mounts: map[string]http.Handler{"/api/mcp/": h, "/api/mcp": h}})
@@ -117,9 +131,12 @@ func (e *env) startServer(deps *mcp.Deps) (*mcpServer, error) {
 		srv:      &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second},
 		done:     make(chan struct{}),
 	}
-	go pprof.Do(context.Background(), pprof.Labels("side", "server"), func(context.Context) {
+	bg, stop := context.WithCancel(context.Background())
+	s.stopBackground = stop
+	go pprof.Do(bg, pprof.Labels("side", "server"), func(ctx context.Context) {
 		defer close(s.done)
-		s.srv.Serve(ln) //nolint:errcheck
+		go keys.Run(ctx, 10*time.Second) // batched last-use writes, as serve runs them
+		s.srv.Serve(ln)                  //nolint:errcheck
 	})
 	return s, nil
 }
@@ -128,8 +145,10 @@ func (s *mcpServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.srv.Shutdown(ctx) //nolint:errcheck
+	s.stopBackground()
 	<-s.done
 }
 
-// rateLimitNote says what the limiter does per request in this build.
-const rateLimitNote = "this build has no plan rate limiter yet, so no limit statement runs per request."
+// rateLimitNote says what the limiter does per request.
+const rateLimitNote = "the plan rate limiter counts every request in Postgres (one statement, shared by all replicas), " +
+	"on a plan whose limits the run cannot reach."
