@@ -238,7 +238,7 @@ type table struct {
 
 func newTable(w io.Writer) *table { return &table{w: w} }
 
-const rowFormat = "%-9s %-24s %-8s %7s %4s %14s %8s %8s %8s %12s  %s\n"
+const rowFormat = "%-9s %-24s %-16s %7s %4s %14s %8s %8s %8s %12s  %s\n"
 
 func (t *table) row(section string, r Row) {
 	if !t.started {

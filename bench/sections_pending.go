@@ -6,10 +6,6 @@ func runSearch(ctx context.Context, e *env) (*SectionResult, error) {
 	return &SectionResult{Note: "documents.search, the bleve index and its tailer are not in this build"}, nil
 }
 
-func runIngest(ctx context.Context, e *env) (*SectionResult, error) {
-	return &SectionResult{Note: "documents.upload and the ingest worker are not in this build"}, nil
-}
-
 func runFreshness(ctx context.Context, e *env) (*SectionResult, error) {
 	return &SectionResult{Note: "the index tailer (index_log → local bleve) is not in this build"}, nil
 }
