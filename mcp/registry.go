@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
+	"github.com/nubiq/hub/search"
 )
 
 // Deps are what tool handlers need. Fields are added as domains arrive; a nil dependency
@@ -16,6 +18,9 @@ import (
 type Deps struct {
 	DB     *postgres.DB
 	Logger *slog.Logger
+	// Search answers the search tools (documents.search, conversations.search,
+	// contacts.search, search, fetch).
+	Search *search.Service
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 	// SendInvitations is set when the service can send email (NUBIQ_SMTP_* configured):
@@ -41,16 +46,32 @@ type Registry struct {
 	deps   *Deps
 }
 
+// contractOrder is the order of the tools in the public contract (PRODUCT.md), grouped by
+// domain; clients show tools in catalogue order.
+var contractOrder = []string{
+	"conversations.list", "conversations.get", "conversations.search", "conversations.update_status",
+	"conversations.assign", "conversations.reply",
+	"tickets.list", "tickets.get", "tickets.create", "tickets.update", "tickets.close",
+	"documents.list", "documents.search", "documents.upload", "documents.delete", "documents.reindex",
+	"contacts.list", "contacts.get", "contacts.search",
+	"analytics.overview", "analytics.conversations", "analytics.satisfaction",
+	"channels.list", "channels.get", "channels.send",
+	"widget.list", "widget.get", "widget.update",
+	"team.members", "team.invite",
+}
+
 // NewRegistry builds every tool on deps.
 func NewRegistry(deps *Deps) *Registry {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{byName: map[string]*Tool{}, index: map[string]int{}, deps: deps}
+	var all []*Tool
 	for _, group := range [][]*Tool{
 		conversationTools(deps),
 		ticketTools(deps),
 		documentTools(deps),
+		searchTools(deps),
 		contactTools(deps),
 		analyticsTools(deps),
 		channelTools(deps),
@@ -59,17 +80,26 @@ func NewRegistry(deps *Deps) *Registry {
 		billingTools(deps),
 		notificationTools(deps),
 	} {
-		for _, t := range group {
-			if _, dup := r.byName[t.Name]; dup {
-				panic("duplicate tool " + t.Name)
-			}
-			if !t.Scope.Valid() {
-				panic(fmt.Sprintf("tool %s: invalid scope %q", t.Name, t.Scope))
-			}
-			r.index[t.Name] = len(r.tools)
-			r.tools = append(r.tools, t)
-			r.byName[t.Name] = t
+		all = append(all, group...)
+	}
+	// The contract's tools come first, in its order; tools beyond it follow in group order.
+	rank := func(t *Tool) int {
+		if i := slices.Index(contractOrder, t.Name); i >= 0 {
+			return i
 		}
+		return len(contractOrder)
+	}
+	slices.SortStableFunc(all, func(a, b *Tool) int { return rank(a) - rank(b) })
+	for _, t := range all {
+		if _, dup := r.byName[t.Name]; dup {
+			panic("duplicate tool " + t.Name)
+		}
+		if !t.Scope.Valid() {
+			panic(fmt.Sprintf("tool %s: invalid scope %q", t.Name, t.Scope))
+		}
+		r.index[t.Name] = len(r.tools)
+		r.tools = append(r.tools, t)
+		r.byName[t.Name] = t
 	}
 	return r
 }
@@ -166,12 +196,4 @@ func scalarID(raw json.RawMessage) string {
 // errNotAvailable answers calls to tools whose behaviour has not shipped in this build.
 func errNotAvailable(name string) error {
 	return nubiq.Errorf(nubiq.ECodeUnavailable, "tool %s is not available yet in this version of Nubiq Hub", name)
-}
-
-// placeholder registers a tool whose behaviour is not built yet: listed, scoped, and answering
-// a clear "not available yet" tool error.
-func placeholder(spec ToolSpec) *Tool {
-	return NewTool(spec, func(ctx context.Context, in map[string]any) (struct{}, error) {
-		return struct{}{}, errNotAvailable(spec.Name)
-	})
 }

@@ -16,8 +16,6 @@ func contactTools(d *Deps) []*Tool {
 		NewTool(ToolSpec{Name: "contacts.get", Title: "Get a contact", Scope: nubiq.ScopeContactsRead, ReadOnly: true,
 			Description: "Get one contact by id with custom attributes, recent conversations and open tickets."},
 			d.getContact),
-		placeholder(ToolSpec{Name: "contacts.search", Title: "Search contacts", Scope: nubiq.ScopeContactsRead, ReadOnly: true,
-			Description: "Find contacts by email (exact or domain), phone (any format), name (tolerant to case, accents and small typos), company or custom attribute, or a free query across them."}),
 	}
 }
 

@@ -131,9 +131,6 @@ func conversationTools(d *Deps) []*Tool {
 				return out, err
 			}),
 
-		placeholder(ToolSpec{Name: "conversations.search", Title: "Search conversations", Scope: nubiq.ScopeConversationsRead, ReadOnly: true,
-			Description: "Full-text search across conversation messages and subjects, with the same filters as conversations.list. Returns conversations ranked by relevance, each with the matching message snippets."}),
-
 		NewTool(ToolSpec{Name: "conversations.update_status", Title: "Change a conversation's status", Scope: nubiq.ScopeConversationsWrite, Idempotent: true,
 			Description: "Change a conversation's status: open, pending, snoozed (needs snoozed_until in the future), resolved or closed. " +
 				"Allowed moves: open, pending and snoozed move freely among themselves and to resolved or closed; resolved can only be reopened (open, which clears resolved_at) or closed; closed is final. " +

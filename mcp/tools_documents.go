@@ -22,8 +22,6 @@ func documentTools(d *Deps) []*Tool {
 			d.listDocuments).
 			Enum("status", nubiq.DocumentStatuses...).
 			Enum("mime_type", indexer.SupportedMIMETypes()...),
-		placeholder(ToolSpec{Name: "documents.search", Title: "Search the knowledge base", Scope: nubiq.ScopeDocumentsRead, ReadOnly: true,
-			Description: "Search the knowledge base. mode=hybrid (default) fuses keyword (BM25) and semantic (vector) ranking; keyword or semantic alone are available. Returns the best passages with document title, source URL, heading path and a snippet with matched terms marked. Use this to answer questions from help-center articles."}),
 		NewTool(ToolSpec{Name: "documents.upload", Title: "Upload a document", Scope: nubiq.ScopeDocumentsWrite,
 			Description: "Add a document to the knowledge base: a title and either text content or base64 bytes with a MIME type (plain text, markdown, HTML, PDF or DOCX). " +
 				"Accepted mime_type values: " + supported + ". " +

@@ -58,7 +58,8 @@ func TestMigrateFreshDatabaseAndRerunIsNoop(t *testing.T) {
 	rows, err := db.Pool.Query(ctx, `
 		SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' AND c.relkind = 'r'
-		  AND c.relname NOT LIKE 'river%' AND c.relname NOT IN ('plans', 'workspaces', 'nubiq_schema_migrations')
+		  AND c.relname NOT LIKE 'river%' AND c.relname NOT IN ('plans', 'workspaces', 'nubiq_schema_migrations',
+		      'search_index_generations', 'search_index_nodes') -- node-level index state, not workspace data
 		  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id')`)
 	if err != nil {
 		t.Fatal(err)

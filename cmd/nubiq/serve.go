@@ -30,6 +30,7 @@ type serveFlags struct {
 	db              dbFlags
 	embedder        embedderFlags
 	ingest          ingestFlags
+	index           indexFlags
 	maxUpload       int64
 	addr            string
 	noMigrate       bool
@@ -43,6 +44,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.db.register(fs)
 	f.embedder.register(fs)
 	f.ingest.register(fs)
+	f.index.register(fs)
 	fs.Int64Var(&f.maxUpload, "max-upload-bytes", int64(envInt("NUBIQ_MAX_UPLOAD_BYTES", nubiq.DefaultMaxUploadBytes)), "largest document documents.upload accepts, in bytes (env NUBIQ_MAX_UPLOAD_BYTES)")
 	fs.StringVar(&f.addr, "addr", envOr("NUBIQ_ADDR", "127.0.0.1:8080"), "listen address (env NUBIQ_ADDR)")
 	fs.BoolVar(&f.noMigrate, "no-migrate", envOr("NUBIQ_NO_MIGRATE", "") != "", "do not apply migrations on start (env NUBIQ_NO_MIGRATE)")
@@ -135,13 +137,18 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 		logger.Info("no SMTP server configured (NUBIQ_SMTP_HOST, NUBIQ_SMTP_FROM): invitations are created without email")
 	}
 	go prepareVectors(ctx, db.DB, emb, logger)
+	searchSvc, stopSearch, err := startSearch(ctx, db.DB, f.db.DataDir, emb, &f.index, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSearch()
 
 	// The body limit must leave room for the largest upload in base64 plus the JSON-RPC envelope.
 	if need := (f.maxUpload+2)/3*4 + (1 << 20); maxBody < need {
 		logger.Info("raising the MCP body limit to fit the largest upload", "max_body_bytes", need, "max_upload_bytes", f.maxUpload)
 		maxBody = need
 	}
-	deps := &mcp.Deps{DB: db.DB, Logger: logger, SendInvitations: mail.Configured(), MaxUploadBytes: f.maxUpload}
+	deps := &mcp.Deps{DB: db.DB, Logger: logger, Search: searchSvc, SendInvitations: mail.Configured(), MaxUploadBytes: f.maxUpload}
 	mcpHandler := mcp.NewHandler(mcp.HandlerConfig{
 		Registry:       mcp.NewRegistry(deps),
 		Auth:           keys,

@@ -38,6 +38,7 @@ func startServer(t *testing.T) (base, dbURL string, stop func()) {
 	dbURL = pgtest.URL(t)
 	f := &serveFlags{addr: "127.0.0.1:0", shutdownTimeout: 5 * time.Second, maxBodyBytes: "16777216"}
 	f.db.URL = dbURL
+	f.db.DataDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -112,7 +113,7 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	if got.ServerName != "nubiq-hub" || got.ProtocolVersion == "" {
 		t.Errorf("handshake: %+v", got)
 	}
-	if strings.Join(got.Tools, ",") != "tickets.list,tickets.get,documents.list,documents.search" {
+	if strings.Join(got.Tools, ",") != "tickets.list,tickets.get,documents.list,documents.search,search,fetch" {
 		t.Errorf("tools/list = %v, want the tickets:read and documents:read tools in catalogue order", got.Tools)
 	}
 	if got.Call.Text == "" || strings.Contains(got.Call.Text, `"forbidden"`) {
