@@ -44,14 +44,21 @@ func TestSmoke(t *testing.T) {
 		for _, r := range s.Rows {
 			require.NotEmpty(t, r.Name)
 			require.Zero(t, r.Errors, "%s %s", s.Name, r.Name)
-			if r.Unit != "MiB" {
+			switch r.Unit {
+			case "MiB":
+				require.Positive(t, r.Value, "%s %s %s", s.Name, r.Name, r.Path)
+			case "": // latencies only
+				require.Positive(t, r.Ops, "%s %s %s", s.Name, r.Name, r.Path)
+				require.Positive(t, r.P50ms, "%s %s %s", s.Name, r.Name, r.Path)
+			default:
 				require.Positive(t, r.Ops, "%s %s %s", s.Name, r.Name, r.Path)
 				require.Positive(t, r.PerSecond, "%s %s %s", s.Name, r.Name, r.Path)
 			}
 			paths[s.Name+" "+r.Path] = true
 		}
 	}
-	for _, p := range []string{"tools mcp/2025", "tools mcp/2026", "tools pgx"} {
+	for _, p := range []string{"tools mcp/2025", "tools mcp/2026", "tools pgx", "ingest mcp+hash", "ingest mcp+noembed", "ingest copy",
+		"freshness 2nd node", "search mcp", "search bleve", "search pgvector", "search bleve+pgv"} {
 		require.True(t, paths[p], "no %s row", p)
 	}
 

@@ -50,10 +50,14 @@ func (r *recorder) take() []statement {
 // database work as the tool and nothing else.
 type capturer struct {
 	pool *pgxpool.Pool
+	db   *postgres.DB // on the recording pool
 	rec  *recorder
 	reg  *mcp.Registry
 }
 
+// newCapturer connects a recording pool and builds the tools on it with deps (whose DB it
+// replaces; dependencies that hold a DB of their own must be given the capturer's db and
+// the registry rebuilt, see use).
 func newCapturer(ctx context.Context, url string, deps mcp.Deps) (*capturer, error) {
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -73,8 +77,15 @@ func newCapturer(ctx context.Context, url string, deps mcp.Deps) (*capturer, err
 		return nil, err
 	}
 	rec.take()
-	deps.DB = &postgres.DB{Pool: pool, Logger: deps.Logger}
-	return &capturer{pool: pool, rec: rec, reg: mcp.NewRegistry(&deps)}, nil
+	c := &capturer{pool: pool, rec: rec, db: &postgres.DB{Pool: pool, Logger: deps.Logger}}
+	c.use(deps)
+	return c, nil
+}
+
+// use rebuilds the tools on deps, with the recording DB.
+func (c *capturer) use(deps mcp.Deps) {
+	deps.DB = c.db
+	c.reg = mcp.NewRegistry(&deps)
 }
 
 func (c *capturer) close() { c.pool.Close() }
@@ -102,6 +113,14 @@ func replay(ctx context.Context, pool *pgxpool.Pool, stmts []statement) error {
 	}
 	defer conn.Release()
 	for _, s := range stmts {
+		if len(s.Args) == 0 {
+			// pgx sends a statement without arguments with the simple protocol, which is
+			// also the only way several statements go in one.
+			if _, err := conn.Exec(ctx, s.SQL); err != nil {
+				return fmt.Errorf("replay %s: %w", firstLine(s.SQL), err)
+			}
+			continue
+		}
 		rows, err := conn.Query(ctx, s.SQL, s.Args...)
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", firstLine(s.SQL), err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/pprof"
 	"time"
 
@@ -25,6 +26,10 @@ type env struct {
 	cfg   *Config
 	db    *postgres.DB
 	table *table
+	// corpus is the search section's largest corpus, left loaded for the memory section.
+	corpus *searchCorpus
+	// indexDir holds the index directory ("index") of a stopped node with that corpus.
+	indexDir string
 }
 
 func openEnv(ctx context.Context, cfg *Config) (*env, error) {
@@ -60,9 +65,12 @@ func openEnv(ctx context.Context, cfg *Config) (*env, error) {
 
 // close empties what the run made: the database was empty of workspaces when it started.
 func (e *env) close() {
+	if e.indexDir != "" {
+		os.RemoveAll(e.indexDir)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := e.db.Pool.Exec(ctx, `TRUNCATE workspaces CASCADE`); err != nil {
+	if _, err := e.db.Pool.Exec(ctx, `TRUNCATE workspaces, index_log CASCADE`); err != nil {
 		e.cfg.Logger.Warn("empty the scratch database", "err", err)
 	}
 	if _, err := e.db.Pool.Exec(ctx, `DELETE FROM plans WHERE name = $1`, benchPlan); err != nil {

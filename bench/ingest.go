@@ -59,9 +59,14 @@ func runIngest(ctx context.Context, e *env) (*SectionResult, error) {
 		len(docs), uploadWorkers, ingestWorkers, dims, runtime.NumCPU())}
 	var made []int64
 	defer func() {
-		// Later sections must not find these chunks in their indexes.
-		if _, err := e.db.Pool.Exec(context.WithoutCancel(ctx), `DELETE FROM workspaces WHERE id = ANY($1)`, made); err != nil {
+		// Later sections must not find these chunks in their indexes, nor load their corpora
+		// through an HNSW index they build afterwards in one go.
+		ctx := context.WithoutCancel(ctx)
+		if _, err := e.db.Pool.Exec(ctx, `DELETE FROM workspaces WHERE id = ANY($1)`, made); err != nil {
 			e.cfg.Logger.Warn("delete ingest workspaces", "err", err)
+		}
+		if _, err := e.db.Pool.Exec(ctx, `DROP INDEX IF EXISTS `+postgres.VectorIndexName(dims)); err != nil {
+			e.cfg.Logger.Warn("drop vector index", "err", err)
 		}
 	}()
 

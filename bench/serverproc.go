@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,8 +27,10 @@ type serverProcess struct {
 }
 
 // startServerProcess runs argv (the nubiq binary and "serve") with the scratch database, a
-// data directory of its own and a free loopback port, and waits until /readyz answers.
-func startServerProcess(ctx context.Context, argv []string, databaseURL string, extraEnv ...string) (*serverProcess, error) {
+// data directory of its own and a free loopback port, and waits until /readyz answers. When
+// indexDir is set, its "index" directory (a stopped node's search indexes) is moved into the
+// server's data directory first, so that the server opens it instead of building its own.
+func startServerProcess(ctx context.Context, argv []string, databaseURL, indexDir string, extraEnv ...string) (*serverProcess, error) {
 	if len(argv) == 0 {
 		return nil, fmt.Errorf("no server command")
 	}
@@ -38,6 +41,12 @@ func startServerProcess(ctx context.Context, argv []string, databaseURL string, 
 	dir, err := os.MkdirTemp("", "nubiq-bench-node-")
 	if err != nil {
 		return nil, err
+	}
+	if indexDir != "" {
+		if err := os.Rename(filepath.Join(indexDir, "index"), filepath.Join(dir, "index")); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("hand the search indexes to the server: %w", err)
+		}
 	}
 	p := &serverProcess{addr: "127.0.0.1:" + strconv.Itoa(port), dataDir: dir}
 	p.URL = "http://" + p.addr + "/api/mcp/"
