@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -27,6 +28,7 @@ func runBench(ctx context.Context, args []string) error {
 		only, chunks, conc, out, cpuprofile, adminURL, pgUser, logLevel string
 		duration, warmup                                                time.Duration
 		scale                                                           float64
+		quick                                                           bool
 	)
 	fs := newFlags("bench", "[flags]", `
 Measures Nubiq Hub end to end against the engines it is built on, side by side in one run,
@@ -50,8 +52,18 @@ directory (configured like the one nubiq serve runs), removed at the end; with
 	fs.DurationVar(&duration, "duration", 3*time.Second, "length of each timed measurement")
 	fs.DurationVar(&warmup, "warmup", 500*time.Millisecond, "warm-up before each timed measurement")
 	fs.Float64Var(&scale, "scale", 1, "scale of generated support data and ingest corpora (1 = full)")
+	fs.BoolVar(&quick, "quick", false, "a smaller run of a few minutes: "+quickSummary+"; flags given explicitly still win")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range quickDefaults {
+			if !set[name] {
+				fs.Set(name, v) //nolint:errcheck // the values are valid
+			}
+		}
 	}
 	cfg := bench.Config{Duration: duration, Warmup: warmup, Scale: scale, CPUProfile: cpuprofile, Out: os.Stdout, Logger: newLogger(logLevel)}
 	cfg.Only = splitList(only)
@@ -90,6 +102,12 @@ directory (configured like the one nubiq serve runs), removed at the end; with
 	}
 	return runErr
 }
+
+// quickDefaults are the settings of --quick: the search corpus at its smaller size only,
+// shorter measurements, half the generated data.
+var quickDefaults = map[string]string{"chunks": "10000", "duration": "1s", "warmup": "300ms", "scale": "0.5"}
+
+const quickSummary = "--chunks 10000 --duration 1s --warmup 300ms --scale 0.5"
 
 // scratchDatabase returns the URL of a database the run owns and a function that removes it.
 func scratchDatabase(ctx context.Context, adminURL, pgUser string, cfg bench.Config) (string, func(), error) {
