@@ -79,6 +79,9 @@ func (f *fastCaller) serve(w http.ResponseWriter, r *http.Request, body []byte, 
 	if r.Method != http.MethodPost || !isJSON(r.Header.Get("Content-Type")) || !acceptsJSONAndSSE(r.Header.Values("Accept")) {
 		return false
 	}
+	if r.Header.Get("Mcp-Session-Id") != "" {
+		return false // sessions are the SDK's (see MCPGODEBUG allowsessionsinstateless)
+	}
 	version := r.Header.Get("Mcp-Protocol-Version")
 	if !legacyProtocolVersions[version] && version != protocolVersionMeta {
 		return false
