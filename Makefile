@@ -31,7 +31,8 @@ fmt:
 fuzz:
 	@scripts/fuzz
 
-# Benchmarks against the raw engines in one run (under 10 minutes on 2 cores): prints a table
-# and writes bench-results.json. BENCHFLAGS passes flags, e.g. BENCHFLAGS="--only tools".
+# Benchmarks against the raw engines in one run: prints a table and writes bench-results.json
+# (figures and how long they take: BENCHMARKS.md). BENCHFLAGS passes flags, e.g.
+# BENCHFLAGS=--quick for a run of a few minutes, or BENCHFLAGS="--only tools".
 bench: build
 	@bin/nubiq bench $(BENCHFLAGS)
