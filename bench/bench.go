@@ -48,7 +48,7 @@ type Config struct {
 	Chunks []int
 	// Concurrency levels of the latency sections; default 1 and 8.
 	Concurrency []int
-	// Duration of each timed measurement, after Warmup; default 3s and 500ms.
+	// Duration of each timed measurement, after Warmup; default 2s and 500ms.
 	Duration time.Duration
 	Warmup   time.Duration
 	// Rounds splits each timed measurement into interleaved rounds of its variants (ours and
@@ -78,7 +78,7 @@ func (c *Config) defaults() {
 		c.Concurrency = []int{1, 8}
 	}
 	if c.Duration <= 0 {
-		c.Duration = 3 * time.Second
+		c.Duration = 2 * time.Second
 	}
 	if c.Warmup <= 0 {
 		c.Warmup = 500 * time.Millisecond

@@ -49,7 +49,7 @@ directory (configured like the one nubiq serve runs), removed at the end; with
 	fs.StringVar(&adminURL, "database-url", "", "PostgreSQL server to create the scratch database on; empty runs a private temporary cluster")
 	fs.StringVar(&pgUser, "pg-user", envOr("NUBIQ_PG_USER", "postgres"), "OS user the private cluster runs as when nubiq runs as root")
 	fs.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
-	fs.DurationVar(&duration, "duration", 3*time.Second, "length of each timed measurement")
+	fs.DurationVar(&duration, "duration", 2*time.Second, "length of each timed measurement")
 	fs.DurationVar(&warmup, "warmup", 500*time.Millisecond, "warm-up before each timed measurement")
 	fs.Float64Var(&scale, "scale", 1, "scale of generated support data and ingest corpora (1 = full)")
 	fs.BoolVar(&quick, "quick", false, "a smaller run of a few minutes: "+quickSummary+"; flags given explicitly still win")
