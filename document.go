@@ -179,6 +179,9 @@ type UploadResult struct {
 	Created bool `json:"created"`
 	// Unchanged is true when the document already had exactly this content: nothing was queued.
 	Unchanged bool `json:"unchanged"`
+	// DetailsChanged is true for unchanged content whose title, source URL, language or
+	// metadata changed (an import counts that as an update).
+	DetailsChanged bool `json:"-"`
 }
 
 // DocumentFilter selects documents for listing. Zero fields do not filter.

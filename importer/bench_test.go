@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nubiq/hub/importer"
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/postgres"
 	"github.com/nubiq/hub/postgres/pgtest"
 )
@@ -170,4 +172,95 @@ func BenchmarkImportMessages(b *testing.B) {
 		INSERT INTO messages (workspace_id, conversation_id, author_type, body, created_at)
 		SELECT $1, $3, 'contact', 'I am still waiting on my card, it has been two weeks ' || i, now()
 		FROM generate_series(1, $2) i`, messages, "message").Seconds(), "raw-insert-messages/s")
+}
+
+const scifact = "../../shared/datasets/scifact-train/corpus.jsonl"
+
+// BenchmarkImportDocuments imports the SciFact corpus (5,183 abstracts, BEIR JSONL, read as
+// it is) into a fresh workspace per iteration, with the HNSW index of the embedder's
+// dimensions in place as a server keeps it.
+//
+//   - import-only: no worker runs; documents/s is what the importer stores and queues.
+//
+//   - to-ready: ingest workers (8, the default; hash embedder, 256 dimensions) run from the
+//     start, as with `nubiq import documents --wait`; documents/s and chunks/s are measured
+//     from the start of the import until every document is ready.
+//
+//     go test ./importer -run '^$' -bench ImportDocuments -benchtime 1x
+func BenchmarkImportDocuments(b *testing.B) {
+	if _, err := os.Stat(scifact); err != nil {
+		b.Skipf("scifact corpus not available: %v", err)
+	}
+	db := pgtest.NewDB(b)
+	ctx := context.Background()
+	emb := indexer.NewHashEmbedder(256)
+	if err := db.EnsureVectorIndex(ctx, emb.Dimensions()); err != nil {
+		b.Fatal(err)
+	}
+	seq := 0
+	importOnce := func(b *testing.B) (*importer.Summary, int64, time.Duration) {
+		seq++
+		ws, err := db.CreateWorkspace(ctx, fmt.Sprintf("bench %d", seq), "pro")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		s, err := importer.Import(ctx, importer.Config{DB: db, WorkspaceID: ws.ID}, importer.KindDocuments, scifact)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Counts.Created != s.Counts.Total() || s.Counts.Created < 5000 {
+			b.Fatalf("import: %+v", s.Counts)
+		}
+		return s, ws.ID, time.Since(start)
+	}
+	b.Run("import-only", func(b *testing.B) {
+		var n int64
+		var elapsed time.Duration
+		for b.Loop() {
+			s, _, d := importOnce(b)
+			n += s.Counts.Created
+			elapsed += d
+		}
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "documents/s")
+		// Leave no jobs for the next sub-benchmark's workers.
+		if _, err := db.Pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'ingest_document'`); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("to-ready", func(b *testing.B) {
+		runner, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: emb}, jobs.Config{IngestOnly: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := runner.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			runner.Stop(sctx) //nolint:errcheck
+		}()
+		var docs, chunks int64
+		var importing, elapsed time.Duration
+		for b.Loop() {
+			start := time.Now()
+			s, ws, d := importOnce(b)
+			importing += d
+			res, err := importer.WaitIndexed(ctx, importer.WaitConfig{DB: db, WorkspaceID: ws, Poll: 50 * time.Millisecond}, s.Queued)
+			if err != nil {
+				b.Fatal(err)
+			}
+			elapsed += time.Since(start)
+			if res.Failed > 0 || res.Ready != s.Counts.Created {
+				b.Fatalf("indexing: %+v", res.IngestCounts)
+			}
+			docs += res.Ready
+			chunks += res.Chunks
+		}
+		b.ReportMetric(float64(docs)/importing.Seconds(), "imported-documents/s")
+		b.ReportMetric(float64(docs)/elapsed.Seconds(), "ready-documents/s")
+		b.ReportMetric(float64(chunks)/elapsed.Seconds(), "ready-chunks/s")
+		b.ReportMetric(float64(chunks)/float64(docs), "chunks/document")
+	})
 }

@@ -1,5 +1,5 @@
-// Package importer loads contacts, conversations and tickets from files into a workspace in
-// batches, and generates the demo workspace. Imports are idempotent (records are matched by
+// Package importer loads contacts, conversations, tickets and documents from files into a
+// workspace in batches, and generates the demo workspace. Imports are idempotent (records are matched by
 // external id, and contacts by email, so re-running a file changes nothing), resumable (each
 // batch commits together with the file offset it reaches), and keep going past bad records,
 // which are reported with their line and counted.
@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -37,10 +38,18 @@ type Config struct {
 	DB          *postgres.DB
 	WorkspaceID int64
 	// BatchSize is the number of records per transaction. Default 5,000 for contacts and
-	// tickets, 2,000 for conversations (which carry their messages).
+	// tickets, 2,000 for conversations (which carry their messages), 200 for documents.
 	BatchSize int
-	// MaxRecordBytes bounds one record. Default DefaultMaxRecordBytes.
+	// MaxRecordBytes bounds one record. Default DefaultMaxRecordBytes, and for documents
+	// enough for a document of MaxDocumentBytes in base64.
 	MaxRecordBytes int
+	// MaxDocumentBytes bounds one document's content, as the server's upload limit does.
+	// Default nubiq.DefaultMaxUploadBytes.
+	MaxDocumentBytes int64
+	// ExternalIDPrefix goes before the external ids of documents imported from files (their
+	// path under the directory given, or the file's name), so that two trees can share a
+	// workspace.
+	ExternalIDPrefix string
 	// Restart ignores the recorded progress of an interrupted import of the same file.
 	Restart bool
 	// Report receives one line per skipped record ("file:line: reason") and per warning.
@@ -72,6 +81,10 @@ type Summary struct {
 	Processed int64
 	Lines     int64
 	Elapsed   time.Duration
+	// Queued lists the documents this run queued for indexing: created, or given new content.
+	Queued []int64
+	// Ignored counts files of a directory passed over for their type (documents import).
+	Ignored int64
 }
 
 // ErrInterrupted is returned (wrapped) when the context ended the import: committed batches
@@ -97,13 +110,21 @@ type lineError struct {
 	reason string
 }
 
-// Import imports the records of the file at path (kind: contacts, conversations or tickets).
-// Contacts may be CSV (by extension .csv, or a first line that is not a JSON object) or JSONL;
-// the others are JSONL. The returned error is non-nil only when the import could not go on
+// Import imports the records of the file at path (kind: contacts, conversations, tickets or
+// documents). Contacts may be CSV (by extension .csv, or a first line that is not a JSON
+// object) or JSONL; conversations and tickets are JSONL. For documents, path may also be a
+// directory (its files of the supported types, recursively) or one document file: anything
+// not named .jsonl, .ndjson or .json is read as documents rather than records. The returned error is non-nil only when the import could not go on
 // (unreadable file, database failure, ErrInterrupted); bad records are in the summary.
 func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error) {
+	if cfg.MaxDocumentBytes <= 0 {
+		cfg.MaxDocumentBytes = nubiq.DefaultMaxUploadBytes
+	}
 	if cfg.MaxRecordBytes == 0 {
 		cfg.MaxRecordBytes = DefaultMaxRecordBytes
+		if kind == KindDocuments {
+			cfg.MaxRecordBytes = int(max(DefaultMaxRecordBytes, cfg.MaxDocumentBytes/3*4+1<<20))
+		}
 	}
 	if cfg.Report == nil {
 		cfg.Report = io.Discard
@@ -113,6 +134,14 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if kind == KindDocuments {
+		if cfg.BatchSize == 0 {
+			cfg.BatchSize = defaultDocumentBatch
+		}
+		if st, err := os.Stat(path); err == nil && (st.IsDir() || !isJSONLName(path)) {
+			return importFiles(ctx, cfg, path)
+		}
 	}
 	start := time.Now()
 	s := &Summary{Kind: kind, Path: path}
@@ -155,8 +184,10 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		if cfg.BatchSize == 0 {
 			cfg.BatchSize = 5000
 		}
+	case KindDocuments:
+		b = &documentBatcher{db: cfg.DB, ws: cfg.WorkspaceID, maxBytes: cfg.MaxDocumentBytes}
 	default:
-		return nil, fmt.Errorf("unknown import kind %q (contacts, conversations or tickets)", kind)
+		return nil, fmt.Errorf("unknown import kind %q (contacts, conversations, tickets or documents)", kind)
 	}
 
 	prog := &postgres.ImportProgress{WorkspaceID: cfg.WorkspaceID, Kind: kind, Source: source, Fingerprint: fp}
@@ -273,6 +304,7 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		s.Counts = prog.Counts
 		s.Messages.Add(bs.Messages)
 		s.ContactsCreated += bs.ContactsCreated
+		s.Queued = append(s.Queued, bs.Queued...)
 		s.Warnings += int64(len(warned))
 		all := append(append([]lineError{}, parseFailed...), failed...)
 		sortLineErrors(all)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +33,23 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		*f = flexString(n.String())
 		return nil
 	}
-	return errors.New("must be a string")
+	// A type error, unlike any other error of an Unmarshaler, gets the field's name from the
+	// decoder, so the report says which field.
+	return &json.UnmarshalTypeError{Value: jsonValueKind(b), Type: reflect.TypeFor[string]()}
+}
+
+func jsonValueKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "value"
+	case b[0] == '{':
+		return "object"
+	case b[0] == '[':
+		return "array"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	}
+	return "value"
 }
 
 type contactRefJSON struct {

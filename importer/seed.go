@@ -151,7 +151,7 @@ func demoDocuments(now time.Time) ([]postgres.SeedDocument, error) {
 			Title:      title,
 			MimeType:   "text/markdown",
 			SourceURL:  "https://help.tandem.example/articles/" + strings.TrimLeftFunc(slug, func(r rune) bool { return unicode.IsDigit(r) || r == '-' }),
-			Metadata:   map[string]any{"collection": "help-center", "product": "Tandem"},
+			Metadata:   map[string]string{"collection": "help-center", "product": "Tandem"},
 			Raw:        raw,
 			CreatedAt:  now.AddDate(0, 0, -120+len(docs)),
 		})

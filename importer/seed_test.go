@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nubiq/hub/importer"
+	"github.com/nubiq/hub/indexer"
+	"github.com/nubiq/hub/jobs"
 	"github.com/nubiq/hub/postgres/pgtest"
 )
 
@@ -48,7 +50,10 @@ func TestSeedDemoIsCompleteAndIdempotent(t *testing.T) {
 	require.Greater(t, q(`SELECT count(*) FROM tickets WHERE workspace_id = $1 AND conversation_id IS NOT NULL`), int64(30))
 	require.Greater(t, q(`SELECT count(*) FROM messages WHERE workspace_id = $1 AND private`), int64(0))
 	require.Equal(t, int64(res.Articles), q(`SELECT count(*) FROM documents WHERE workspace_id = $1 AND status = 'queued' AND mime_type = 'text/markdown'`))
-	require.Equal(t, int64(res.Articles), e.count(`SELECT count(*) FROM river_job WHERE kind = 'ingest_document' AND (args->>'workspace_id')::bigint = $1`, ws))
+	require.Equal(t, int64(res.Articles), e.count(`SELECT count(*) FROM river_job WHERE kind = 'ingest_document' AND queue = 'ingest' AND (args->>'workspace_id')::bigint = $1`, ws))
+	// Through the upload path: each document records its job, and keeps its article date.
+	require.Equal(t, int64(res.Articles), q(`SELECT count(*) FROM documents d JOIN river_job j ON j.id = d.job_id WHERE d.workspace_id = $1`))
+	require.Zero(t, q(`SELECT count(*) FROM documents WHERE workspace_id = $1 AND created_at > '2026-03-01T00:00:00Z'`))
 	// Everything searchable is in the index log for the indexer.
 	require.Equal(t, int64(200), q(`SELECT count(*) FROM index_log WHERE workspace_id = $1 AND kind = 'contact'`))
 	require.Equal(t, int64(300), q(`SELECT count(*) FROM index_log WHERE workspace_id = $1 AND kind = 'conversation'`))
@@ -60,4 +65,32 @@ func TestSeedDemoIsCompleteAndIdempotent(t *testing.T) {
 	require.Equal(t, ws, again.Workspace.ID)
 	require.Equal(t, int64(300), e.count(`SELECT count(*) FROM conversations`))
 	require.Equal(t, int64(1), e.count(`SELECT count(*) FROM workspaces`))
+}
+
+// TestSeedDemoArticlesGetIndexed works the ingest queue as a server does: every help-center
+// article of the demo becomes ready with chunks.
+func TestSeedDemoArticlesGetIndexed(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	res, err := importer.SeedDemo(ctx, db, "Demo", time.Now())
+	require.NoError(t, err)
+	ids, err := db.UnindexedDocumentIDs(ctx, res.Workspace.ID)
+	require.NoError(t, err)
+	require.Len(t, ids, res.Articles)
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: indexer.NewHashEmbedder(64)},
+		jobs.Config{IngestOnly: true, FetchCooldown: 10 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, runner.Start(ctx))
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		runner.Stop(sctx) //nolint:errcheck
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ix, err := importer.WaitIndexed(wctx, importer.WaitConfig{DB: db, WorkspaceID: res.Workspace.ID, Poll: 20 * time.Millisecond}, ids)
+	require.NoError(t, err)
+	require.Equal(t, int64(res.Articles), ix.Ready)
+	require.Zero(t, ix.Failed)
+	require.GreaterOrEqual(t, ix.Chunks, int64(res.Articles))
 }

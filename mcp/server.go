@@ -24,6 +24,11 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
 	s := sdk.NewServer(&sdk.Implementation{Name: serverName, Title: serverTitle, Version: Version},
 		&sdk.ServerOptions{Instructions: instructions, Logger: logger,
+			// The SDK answers prompts/list (with no prompts) whatever is declared, and a
+			// 2026-07-28 server must declare every capability it answers for; so say it, with
+			// the SDK's default logging capability beside it. The tool list never changes
+			// while the server runs, so no list-changed notifications are promised.
+			Capabilities: &sdk.ServerCapabilities{Logging: &sdk.LoggingCapabilities{}, Prompts: &sdk.PromptCapabilities{}, Tools: &sdk.ToolCapabilities{}},
 			// What tools/list returns depends on the API key, so no shared cache may keep it.
 			SetCacheable: func(_ context.Context, _ sdk.Request, c *sdk.Cacheable) { c.CacheScope = "private" }})
 	for _, t := range r.tools {

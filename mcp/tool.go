@@ -160,7 +160,7 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &typeErr):
-			field := typeErr.Field
+			field := withoutEmbedded(typeErr.Field, reflect.TypeOf(v))
 			if field == "" {
 				field = "arguments"
 			}
@@ -173,6 +173,39 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 		}
 	}
 	return nil
+}
+
+// withoutEmbedded drops the names of embedded structs from a decoding error's field path:
+// encoding/json reports "conversationFilterIn.channel_id" where the client sent channel_id.
+func withoutEmbedded(path string, t reflect.Type) string {
+	embedded := map[string]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			if f := t.Field(i); f.Anonymous && !embedded[f.Name] {
+				embedded[f.Name] = true
+				walk(f.Type)
+			}
+		}
+	}
+	walk(t)
+	if len(embedded) == 0 {
+		return path
+	}
+	parts := strings.Split(path, ".")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !embedded[p] {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ".")
 }
 
 func propertyNames(s *jsonschema.Schema) []string {

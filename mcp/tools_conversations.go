@@ -7,7 +7,8 @@ import (
 	"github.com/nubiq/hub/postgres"
 )
 
-type conversationListIn struct {
+// conversationFilterIn holds the filters conversations.list and conversations.search share.
+type conversationFilterIn struct {
 	Status        string `json:"status,omitempty" jsonschema:"only conversations in this status"`
 	ChannelID     int64  `json:"channel_id,omitempty" jsonschema:"only conversations that came in through this channel id"`
 	Assignee      string `json:"assignee,omitempty" jsonschema:"only conversations with this assignee: member:<member id>, team:<team id>, or unassigned (neither member nor team)"`
@@ -18,8 +19,27 @@ type conversationListIn struct {
 	CreatedBefore string `json:"created_before,omitempty" jsonschema:"RFC 3339 time; only conversations created before it"`
 	UpdatedAfter  string `json:"updated_after,omitempty" jsonschema:"RFC 3339 time; only conversations updated at or after it"`
 	UpdatedBefore string `json:"updated_before,omitempty" jsonschema:"RFC 3339 time; only conversations updated before it"`
-	Limit         int    `json:"limit,omitempty" jsonschema:"page size, 1 to 100; default 20"`
-	Cursor        string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; omit for the first page"`
+}
+
+func (in conversationFilterIn) filter() (nubiq.ConversationFilter, error) {
+	f := nubiq.ConversationFilter{Status: in.Status, Priority: in.Priority, ChannelID: in.ChannelID, ContactID: in.ContactID, Tag: in.Tag}
+	var err error
+	if f.Assignee, err = nubiq.ParseAssigneeFilter("assignee", in.Assignee); err != nil {
+		return f, err
+	}
+	if f.Created, err = nubiq.ParseTimeRange("created_after", in.CreatedAfter, "created_before", in.CreatedBefore); err != nil {
+		return f, err
+	}
+	if f.Updated, err = nubiq.ParseTimeRange("updated_after", in.UpdatedAfter, "updated_before", in.UpdatedBefore); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+type conversationListIn struct {
+	conversationFilterIn
+	Limit  int    `json:"limit,omitempty" jsonschema:"page size, 1 to 100; default 20"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page; omit for the first page"`
 }
 
 type conversationListOut struct {
@@ -81,18 +101,11 @@ func conversationTools(d *Deps) []*Tool {
 				if err := requireSupportDB(d); err != nil {
 					return out, err
 				}
-				f := nubiq.ConversationFilter{Status: in.Status, Priority: in.Priority, ChannelID: in.ChannelID,
-					ContactID: in.ContactID, Tag: in.Tag, Limit: in.Limit}
-				var err error
-				if f.Assignee, err = nubiq.ParseAssigneeFilter("assignee", in.Assignee); err != nil {
+				f, err := in.filter()
+				if err != nil {
 					return out, err
 				}
-				if f.Created, err = nubiq.ParseTimeRange("created_after", in.CreatedAfter, "created_before", in.CreatedBefore); err != nil {
-					return out, err
-				}
-				if f.Updated, err = nubiq.ParseTimeRange("updated_after", in.UpdatedAfter, "updated_before", in.UpdatedBefore); err != nil {
-					return out, err
-				}
+				f.Limit = in.Limit
 				if f.After, err = nubiq.DecodeCursor(postgres.ConversationsCursor, in.Cursor); err != nil {
 					return out, err
 				}

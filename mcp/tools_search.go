@@ -94,16 +94,7 @@ type conversationsSearchIn struct {
 	Query          string `json:"query" jsonschema:"words to find in message bodies, subjects and conversation metadata"`
 	Limit          int    `json:"limit,omitempty" jsonschema:"number of conversations, 1 to 50; default 10"`
 	IncludePrivate bool   `json:"include_private,omitempty" jsonschema:"also search private notes (needs a key with conversations:write)"`
-	Status         string `json:"status,omitempty" jsonschema:"only conversations in this status"`
-	ChannelID      int64  `json:"channel_id,omitempty" jsonschema:"only conversations that came in through this channel id"`
-	Assignee       string `json:"assignee,omitempty" jsonschema:"only conversations with this assignee: member:<member id>, team:<team id>, or unassigned (neither member nor team)"`
-	ContactID      int64  `json:"contact_id,omitempty" jsonschema:"only conversations with this contact id"`
-	Tag            string `json:"tag,omitempty" jsonschema:"only conversations carrying this tag (case-insensitive)"`
-	Priority       string `json:"priority,omitempty" jsonschema:"only conversations with this priority"`
-	CreatedAfter   string `json:"created_after,omitempty" jsonschema:"RFC 3339 time; only conversations created at or after it"`
-	CreatedBefore  string `json:"created_before,omitempty" jsonschema:"RFC 3339 time; only conversations created before it"`
-	UpdatedAfter   string `json:"updated_after,omitempty" jsonschema:"RFC 3339 time; only conversations updated at or after it"`
-	UpdatedBefore  string `json:"updated_before,omitempty" jsonschema:"RFC 3339 time; only conversations updated before it"`
+	conversationFilterIn
 }
 
 func (d *Deps) conversationsSearch(ctx context.Context, in conversationsSearchIn) (*nubiq.ConversationSearchResult, error) {
@@ -117,15 +108,8 @@ func (d *Deps) conversationsSearch(ctx context.Context, in conversationsSearchIn
 	if in.IncludePrivate && !caller.Has(nubiq.ScopeConversationsWrite) {
 		return nil, nubiq.Errorf(nubiq.ECodeForbidden, "include_private needs a key with scope %s; this key may search public messages only", nubiq.ScopeConversationsWrite)
 	}
-	f := nubiq.ConversationFilter{Status: in.Status, Priority: in.Priority, ChannelID: in.ChannelID, ContactID: in.ContactID, Tag: in.Tag}
-	var err error
-	if f.Assignee, err = nubiq.ParseAssigneeFilter("assignee", in.Assignee); err != nil {
-		return nil, err
-	}
-	if f.Created, err = nubiq.ParseTimeRange("created_after", in.CreatedAfter, "created_before", in.CreatedBefore); err != nil {
-		return nil, err
-	}
-	if f.Updated, err = nubiq.ParseTimeRange("updated_after", in.UpdatedAfter, "updated_before", in.UpdatedBefore); err != nil {
+	f, err := in.filter()
+	if err != nil {
 		return nil, err
 	}
 	return d.Search.Conversations(ctx, caller.WorkspaceID, nubiq.ConversationSearch{

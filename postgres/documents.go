@@ -183,7 +183,8 @@ func updateByExternalID(ctx context.Context, tx pgx.Tx, u *nubiq.DocumentUpload,
 	if string(oldHash) == string(hash) && mimeType == u.MIMEType {
 		// Same content: nothing to extract or embed. Descriptive fields may still change; the
 		// search side is told so that it reloads them.
-		if title != u.Title || srcURL != u.SourceURL || lang != u.Language || !maps.Equal(oldMeta, meta) {
+		details := title != u.Title || srcURL != u.SourceURL || lang != u.Language || !maps.Equal(oldMeta, meta)
+		if details {
 			_, err := tx.Exec(ctx, `
 				UPDATE documents SET title = $3, source_url = $4, language = $5, metadata = $6, updated_at = now()
 				WHERE workspace_id = $1 AND id = $2`, u.WorkspaceID, id, u.Title, u.SourceURL, u.Language, meta)
@@ -194,7 +195,7 @@ func updateByExternalID(ctx context.Context, tx pgx.Tx, u *nubiq.DocumentUpload,
 				return nil, nil, false, fmt.Errorf("update document %d: %w", id, unavailable(err))
 			}
 		}
-		return &nubiq.UploadResult{DocumentID: id, Version: version, Status: status, Unchanged: true}, nil, true, nil
+		return &nubiq.UploadResult{DocumentID: id, Version: version, Status: status, Unchanged: true, DetailsChanged: details}, nil, true, nil
 	}
 	err = tx.QueryRow(ctx, `
 		UPDATE documents SET version = version + 1, title = $3, source_url = $4, mime_type = $5, language = $6,

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/riverqueue/river"
 
 	"github.com/nubiq/hub"
 )
@@ -52,9 +51,9 @@ type SeedDocument struct {
 	Title      string
 	MimeType   string
 	SourceURL  string
-	Metadata   map[string]any
+	Metadata   map[string]string
 	Raw        []byte
-	CreatedAt  time.Time
+	CreatedAt  time.Time // zero: now
 }
 
 // SeedWorkspaceTx creates a workspace in tx; a taken name is a conflict error.
@@ -177,37 +176,33 @@ func (db *DB) SeedWidgetTx(ctx context.Context, tx pgx.Tx, workspaceID, channelI
 	return nil
 }
 
-// SeedDocumentsTx stores documents with status queued and enqueues one ingest job per
-// document in the same transaction (River's batch insert), so that a running server's
-// workers extract, chunk, embed and index them.
+// SeedDocumentsTx uploads documents through UploadDocumentsTx, as documents.upload does: each
+// is stored queued with its ingest job, enqueued in the same transaction, so that workers
+// extract, chunk, embed and index them. Each then takes its CreatedAt.
 func (db *DB) SeedDocumentsTx(ctx context.Context, tx pgx.Tx, workspaceID int64, docs []SeedDocument) error {
-	var jobs []river.InsertManyParams
-	for _, d := range docs {
-		meta, err := json.Marshal(d.Metadata)
-		if err != nil {
-			return err
-		}
-		if d.Metadata == nil {
-			meta = []byte("{}")
-		}
-		sum := sha256.Sum256(d.Raw)
-		var id int64
-		var version int
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO documents (workspace_id, external_id, title, source_url, mime_type, metadata, raw, size_bytes,
-				content_hash, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $10) RETURNING id, version`,
-			workspaceID, importNilIfEmpty(d.ExternalID), d.Title, d.SourceURL, d.MimeType, meta, d.Raw, len(d.Raw), sum[:],
-			d.CreatedAt.UTC()).Scan(&id, &version); err != nil {
-			return fmt.Errorf("store document %q: %w", d.Title, err)
-		}
-		jobs = append(jobs, river.InsertManyParams{Args: nubiq.IngestDocumentArgs{DocumentID: id, WorkspaceID: workspaceID, Version: version}})
-	}
-	if len(jobs) == 0 {
+	if len(docs) == 0 {
 		return nil
 	}
-	if _, err := db.River.InsertManyTx(ctx, tx, jobs); err != nil {
-		return fmt.Errorf("enqueue ingest jobs: %w", err)
+	ups := make([]nubiq.DocumentUpload, len(docs))
+	for i, d := range docs {
+		ups[i] = nubiq.DocumentUpload{WorkspaceID: workspaceID, ExternalID: d.ExternalID, Title: d.Title,
+			SourceURL: d.SourceURL, MIMEType: d.MimeType, Metadata: d.Metadata, Raw: d.Raw}
+	}
+	res, err := db.UploadDocumentsTx(ctx, tx, ups)
+	if err != nil {
+		return fmt.Errorf("upload documents: %w", err)
+	}
+	ids := make([]int64, len(res))
+	at := make([]time.Time, len(res))
+	for i, r := range res {
+		ids[i], at[i] = r.DocumentID, docs[i].CreatedAt.UTC()
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE documents d SET created_at = u.at, updated_at = u.at
+		FROM unnest($2::bigint[], $3::timestamptz[]) AS u(id, at)
+		WHERE d.workspace_id = $1 AND d.id = u.id AND u.at <> '0001-01-01T00:00:00Z'`, workspaceID, ids, at)
+	if err != nil {
+		return fmt.Errorf("date documents: %w", err)
 	}
 	return nil
 }

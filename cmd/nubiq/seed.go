@@ -21,8 +21,8 @@ Creates a demo workspace on the pro plan: the support team of Tandem, a fictiona
 shift-scheduling product, with members (owner, admins, agents, one pending invitation),
 teams, email, chat, SMS and API channels, a chat widget, 200 customers, about 300
 conversations over the last 90 days with ratings, tickets, and a help center of 16 articles
-queued for indexing (a running server's workers index them). Everything is generated; run it
-again and it does nothing.`)
+uploaded as documents.upload does and queued for indexing (a running server's workers
+extract, chunk and embed them). Everything is generated; run it again and it does nothing.`)
 	db.register(fs)
 	fs.StringVar(&name, "workspace-name", "Demo", "name of the demo workspace")
 	pos, err := parseInterspersed(fs, args)

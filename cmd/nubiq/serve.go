@@ -183,6 +183,9 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 			return nil
 		},
 	})
+	if handler, err = mountAdmin(ctx, handler, db, logger, f.maxUpload); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
