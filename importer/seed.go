@@ -222,13 +222,16 @@ func (g *demoGen) setup() {
 		{Kind: "web_widget", Name: "Website chat", Config: map[string]any{"allowed_origins": []string{"https://tandem.example", "https://app.tandem.example"}}},
 		{Kind: "sms", Name: "SMS", Config: map[string]any{"from": "+14155550143", "provider": "twilio"}, Secrets: map[string]any{"auth_token": demoSecret(g.r)}},
 		{Kind: "api", Name: "Partner API", Config: map[string]any{"webhook_url": "https://hooks.tandem.example/nubiq/events",
-			"events": []string{"conversation.created", "message.created"}}, Secrets: map[string]any{"webhook_signing_secret": demoSecret(g.r)}},
+			"events": []string{"conversation.created", "message.created"}}, Secrets: map[string]any{"webhook_secret": demoSecret(g.r)}},
 	}
+	// The settings as widget.get reads them (nubiq.WidgetSettings).
+	day := map[string]any{"open": "07:00", "close": "19:00"}
 	g.widget = map[string]any{
-		"title": "Tandem Support", "greeting": "Hi there! Questions about shifts, timesheets or billing? We usually answer within 15 minutes.",
-		"color": "#3B5BDB", "position": "right", "launcher_label": "Help", "show_help_center": true,
-		"collect_email": "before_chat", "business_hours": map[string]any{"timezone": "Europe/Berlin", "days": "mon-fri", "open": "07:00", "close": "19:00"},
-		"offline_message": "We're offline right now. Leave your email and we'll reply first thing in the morning.",
+		"greeting": "Hi there! Questions about shifts, timesheets or billing? We usually answer within 15 minutes.",
+		"colour":   "#3B5BDB", "position": "bottom-right", "launcher_text": "Help", "allowed_domains": []string{},
+		"business_hours": map[string]any{"timezone": "Europe/Berlin",
+			"days": map[string]any{"mon": day, "tue": day, "wed": day, "thu": day, "fri": day}},
+		"pre_chat_fields": []map[string]any{{"name": "email", "label": "Your email", "type": "email", "required": true}},
 	}
 }
 

@@ -38,6 +38,12 @@ func TestSeedDemoIsCompleteAndIdempotent(t *testing.T) {
 	require.Equal(t, int64(1), q(`SELECT count(*) FROM channels WHERE workspace_id = $1 AND kind = 'api' AND config->>'webhook_url' LIKE 'https://%'`))
 	require.Equal(t, int64(0), q(`SELECT count(*) FROM channels c WHERE workspace_id = $1 AND config::text LIKE '%demo_%'`)) // secrets stay in channel_secrets
 	require.Equal(t, int64(1), q(`SELECT count(*) FROM widget_configs WHERE workspace_id = $1 AND channel_id IS NOT NULL`))
+	// The demo's settings and secrets are in the form the tools read.
+	widgets, _, err := db.ListWidgets(ctx, ws, "", 0)
+	require.NoError(t, err)
+	require.Equal(t, "bottom-right", widgets[0].Settings.Position)
+	require.NotNil(t, widgets[0].Settings.BusinessHours.Days.Mon)
+	require.Equal(t, int64(1), q(`SELECT count(*) FROM channel_secrets s JOIN channels c ON c.id = s.channel_id WHERE c.workspace_id = $1 AND c.kind = 'api' AND s.secrets ? 'webhook_secret'`))
 	require.Equal(t, int64(5), q(`SELECT count(DISTINCT status) FROM conversations WHERE workspace_id = $1`))
 	require.Equal(t, int64(4), q(`SELECT count(DISTINCT priority) FROM conversations WHERE workspace_id = $1`))
 	require.Equal(t, int64(4), q(`SELECT count(DISTINCT channel_id) FROM conversations WHERE workspace_id = $1`))

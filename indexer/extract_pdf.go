@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/ledongthuc/pdf"
+	"github.com/nubiq/hub/indexer/internal/pdf"
 )
 
 // Bounds on PDF work. The library resolves objects lazily and follows

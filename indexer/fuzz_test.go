@@ -64,6 +64,9 @@ func FuzzExtractPDF(f *testing.F) {
 	f.Add(buildPDF("BT /F1 18 Tf 72 720 Td (Title) Tj ET", "BT /F1 11 Tf 12 TL (a) ' (b) ' 1 2 (c) \" ET"))
 	f.Add(buildPDF("q 2 0 0 2 0 0 cm BT /F2 0 Tf 1 0 0 1 0 0 Tm (x) Tj ET Q Q Q"))
 	f.Add([]byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"))
+	for _, data := range cyclicPDFs() {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := Extract(MIMEPDF, data)
 		checkExtracted(t, got, err)

@@ -18,8 +18,13 @@ import (
 
 // DeliveryConfig tunes outbound delivery. Zero values get defaults (withDefaults).
 type DeliveryConfig struct {
-	// HTTPClient posts webhooks. Default: Timeout per request, redirects not followed.
+	// HTTPClient posts webhooks. Default: Timeout per request, redirects not followed, and
+	// non-public destinations refused unless AllowPrivateNetworks.
 	HTTPClient *http.Client
+	// AllowPrivateNetworks lets webhooks reach loopback, private and link-local addresses
+	// (a receiver on the same host or network). Off by default: each workspace sets its own
+	// webhook_url, and must not be able to reach the server's neighbours.
+	AllowPrivateNetworks bool
 	// Timeout bounds one delivery attempt (one POST, or one SMTP conversation). Default 30s.
 	Timeout time.Duration
 	// MaxAttempts caps attempts per message, whatever the job's own MaxAttempts; after the last
@@ -39,7 +44,7 @@ func (c DeliveryConfig) withDefaults() DeliveryConfig {
 		c.Timeout = 30 * time.Second
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = newWebhookClient(c.Timeout)
+		c.HTTPClient = newWebhookClient(c.Timeout, c.AllowPrivateNetworks)
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 10

@@ -35,6 +35,7 @@ import (
 func startDeliveryRunner(t *testing.T, db *postgres.DB, deps jobs.Deps) {
 	t.Helper()
 	deps.DB = db
+	deps.Delivery.AllowPrivateNetworks = true // the test receivers listen on loopback
 	if deps.Delivery.Backoff == nil {
 		deps.Delivery.Backoff = func(int) time.Duration { return 10 * time.Millisecond }
 	}

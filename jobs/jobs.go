@@ -31,6 +31,8 @@ type Deps struct {
 	Embedder indexer.Embedder
 	// Ingest tunes chunking and embedding batches.
 	Ingest IngestConfig
+	// Maintenance tunes the periodic cleanup (maintenance.go).
+	Maintenance MaintenanceConfig
 }
 
 // Config configures the runner. Zero values get defaults.
@@ -91,13 +93,16 @@ func NewRunner(deps *Deps, cfg Config) (*Runner, error) {
 		add(workers, deps)
 	}
 	queues := map[string]river.QueueConfig{nubiq.IngestQueue: {MaxWorkers: cfg.IngestWorkers}}
+	var periodic []*river.PeriodicJob
 	if !cfg.IngestOnly {
 		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.MaxWorkers}
+		periodic = append(periodic, maintenancePeriodicJob(deps.Maintenance.withDefaults()))
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.DB.Pool), &river.Config{
 		Logger:               deps.Logger,
 		Queues:               queues,
 		Workers:              workers,
+		PeriodicJobs:         periodic,
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    max(cfg.FetchCooldown, 200*time.Millisecond),
 		JobTimeout:           cfg.JobTimeout,

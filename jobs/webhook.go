@@ -7,12 +7,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +91,11 @@ func postWebhook(ctx context.Context, client *http.Client, webhookURL, secret st
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderSignature, SignWebhook(secret, ts, body))
 	resp, err := client.Do(req)
+	var private *errPrivateDestination
+	if errors.As(err, &private) {
+		return permanent("webhook_url host %s resolves to %v; webhooks are delivered only to public addresses "+
+			"(the server's operator can allow private networks with --webhook-allow-private)", u.Hostname(), private)
+	}
 	if err != nil {
 		// Never echo the URL's query (it may carry a provider token) into stored errors.
 		return fmt.Errorf("webhook POST to %s: %v", u.Redacted(), stripURLError(err))
@@ -128,12 +137,76 @@ func stripURLError(err error) error {
 }
 
 // newWebhookClient is the default client: no redirects (a POST must not turn into a GET
-// elsewhere, and a redirect is the receiver's misconfiguration to fix).
-func newWebhookClient(timeout time.Duration) *http.Client {
+// elsewhere, and a redirect is the receiver's misconfiguration to fix) and, unless
+// allowPrivate, no connections to private, loopback, link-local or otherwise non-public
+// addresses. A workspace sets its own webhook_url; without this check any workspace could
+// make the server POST to its neighbours (cloud metadata at 169.254.169.254, the database,
+// admin ports on localhost). The check runs on the address actually dialled, after DNS
+// resolution, so a name that resolves (or re-resolves) to a private address is refused too.
+func newWebhookClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if !allowPrivate {
+		dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: refusePrivate}
+		tr.DialContext = dialer.DialContext
+	}
 	return &http.Client{
-		Timeout: timeout,
+		Timeout:   timeout,
+		Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// errPrivateDestination is returned by the dialer for a refused address.
+type errPrivateDestination struct{ addr netip.Addr }
+
+func (e *errPrivateDestination) Error() string {
+	return fmt.Sprintf("%s is a private, loopback or link-local address", e.addr)
+}
+
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook destination %q: %w", address, err)
+	}
+	if !PublicAddr(ap.Addr()) {
+		return &errPrivateDestination{ap.Addr()}
+	}
+	return nil
+}
+
+// nonPublic are special-purpose ranges (RFC 6890 and successors) not covered by netip's
+// predicates.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64: may embed a private IPv4 address
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local NAT64
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("2002::/16"),       // 6to4: embeds an IPv4 address
+}
+
+// PublicAddr reports whether a webhook may be delivered to ip: a globally routable unicast
+// address, not loopback, private (RFC 1918, fc00::/7), link-local, multicast, unspecified or
+// another special-purpose range. IPv4-mapped IPv6 addresses are judged by their IPv4 address.
+func PublicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || !ip.IsGlobalUnicast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/postgres"
 )
 
 // Authenticator turns a bearer token into a caller, or an *nubiq.Error with code
@@ -104,6 +105,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		caller, err := cfg.Auth.Authenticate(r.Context(), token)
 		if err != nil {
+			err = postgres.Unavailable(err)
 			if nubiq.ErrorCode(err) == nubiq.ECodeUnauthorized {
 				writeUnauthorized(w, err)
 			} else {
@@ -115,6 +117,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		if cfg.Limiter != nil {
 			st, err := cfg.Limiter.Allow(r.Context(), caller)
 			if err != nil {
+				err = postgres.Unavailable(err)
 				logInternal(cfg.Logger, "rate limit", err)
 				WriteError(w, err)
 				return
@@ -237,6 +240,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	body := ToolErrorBody{Code: code, Message: nubiq.ErrorMessage(err)}
 	if errors.As(err, &e) {
 		body.Field = e.Field
+	}
+	if code == nubiq.ECodeUnavailable {
+		w.Header().Set("Retry-After", "2")
 	}
 	writeJSON(w, nubiq.ErrorStatus(code), map[string]any{"error": body})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -123,12 +124,26 @@ func (r *Registry) Call(ctx context.Context, caller *nubiq.Caller, name string, 
 	if !caller.Has(t.Scope) {
 		err = nubiq.Errorf(nubiq.ECodeForbidden, "tool %s needs scope %s, which this API key does not have", t.Name, t.Scope)
 	} else {
-		out, err = t.call(nubiq.NewContextWithCaller(ctx, caller), args)
+		out, err = r.safeCall(ctx, caller, t, args)
+		// A broken or refused database connection is worth a retry, not a bug report.
+		err = postgres.Unavailable(err)
 	}
 	if !t.ReadOnly {
 		r.audit(ctx, caller, t, args, out, err)
 	}
 	return out, err
+}
+
+// safeCall runs the tool, turning a panic into an internal error: one bad input must not
+// drop the client's connection without an answer.
+func (r *Registry) safeCall(ctx context.Context, caller *nubiq.Caller, t *Tool, args json.RawMessage) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.deps.Logger.Error("tool panicked", "tool", t.Name, "workspace", caller.WorkspaceID, "panic", p, "stack", string(debug.Stack()))
+			out, err = nil, nubiq.Errorf(nubiq.ECodeInternal, "tool %s failed unexpectedly; the error was logged", t.Name)
+		}
+	}()
+	return t.call(nubiq.NewContextWithCaller(ctx, caller), args)
 }
 
 // audit records a write tool call: refused, failed or done. The row holds the target id, never

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -154,6 +155,19 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 			return nubiq.Invalidf(req, "is required")
 		}
 	}
+	// PostgreSQL text and jsonb cannot hold U+0000; refuse it here, by field, rather than fail
+	// deep in a statement. In valid JSON it can only arrive escaped.
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			if path, ok := nulPath(v, ""); ok {
+				if path == "" {
+					path = "arguments"
+				}
+				return nubiq.Invalidf(path, "must not contain the NUL character (\\u0000)")
+			}
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -167,12 +181,154 @@ func decodeArgs(raw json.RawMessage, v any, schema *jsonschema.Schema) error {
 			return nubiq.Invalidf(field, "must be %s, got %s", jsonKind(typeErr.Type), typeErr.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			// The decoder names the field but not where it is: a field nested in an object
+			// argument would be reported as if it were a top-level one.
+			if path, allowed, ok := unknownFieldPath(raw, reflect.TypeOf(v), name, ""); ok {
+				return nubiq.Invalidf(path, "unknown field; allowed: %s", strings.Join(allowed, ", "))
+			}
 			return nubiq.Invalidf(name, "unknown field; allowed: %s", strings.Join(propertyNames(schema), ", "))
 		default:
 			return nubiq.Invalidf("arguments", "%v", strings.TrimPrefix(err.Error(), "json: "))
 		}
 	}
 	return nil
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+// unknownFieldPath finds the field called name that the type t does not have, inside raw
+// (decoded as t), and returns its path ("pre_chat_fields[1].lable") with the fields allowed in
+// the object that holds it.
+func unknownFieldPath(raw json.RawMessage, t reflect.Type, name, path string) (string, []string, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return "", nil, false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return "", nil, false
+		}
+		fields := jsonFields(t)
+		keys := slices.Sorted(maps.Keys(obj))
+		// This level's own unknown fields first, then the known ones' contents.
+		for _, k := range keys {
+			if _, ok := fieldType(fields, k); !ok && k == name {
+				return joinPath(path, k), slices.Sorted(maps.Keys(fields)), true
+			}
+		}
+		for _, k := range keys {
+			if ft, ok := fieldType(fields, k); ok {
+				if p, allowed, found := unknownFieldPath(obj[k], ft, name, joinPath(path, k)); found {
+					return p, allowed, true
+				}
+			}
+		}
+	case reflect.Map:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return "", nil, false
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			if p, allowed, found := unknownFieldPath(obj[k], t.Elem(), name, joinPath(path, k)); found {
+				return p, allowed, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return "", nil, false
+		}
+		for i, it := range items {
+			if p, allowed, found := unknownFieldPath(it, t.Elem(), name, fmt.Sprintf("%s[%d]", path, i)); found {
+				return p, allowed, true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// fieldType finds a JSON key's field the way the decoder does: exact name, else any
+// case-insensitive match.
+func fieldType(fields map[string]reflect.Type, key string) (reflect.Type, bool) {
+	if ft, ok := fields[key]; ok {
+		return ft, true
+	}
+	for n, ft := range fields {
+		if strings.EqualFold(n, key) {
+			return ft, true
+		}
+	}
+	return nil, false
+}
+
+// nulPath finds a string (value or object key) holding U+0000 in a decoded JSON value.
+func nulPath(v any, path string) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return path, strings.ContainsRune(v, 0)
+	case []any:
+		for i, e := range v {
+			if p, ok := nulPath(e, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			if strings.ContainsRune(k, 0) {
+				return joinPath(path, strings.ReplaceAll(k, "\x00", `\u0000`)), true
+			}
+			if p, ok := nulPath(v[k], joinPath(path, k)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonFields maps the JSON names of a struct's fields, embedded structs' included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				for n, ft := range jsonFields(et) {
+					if _, ok := out[n]; !ok {
+						out[n] = ft
+					}
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 // withoutEmbedded drops the names of embedded structs from a decoding error's field path:

@@ -169,7 +169,7 @@ func TestWidgetUpdate(t *testing.T) {
 		{"timezone", map[string]any{"id": w.ID, "business_hours": map[string]any{"timezone": "Europe/Atlantis", "days": map[string]any{"mon": map[string]any{"open": "09:00", "close": "17:00"}}}}, "business_hours.timezone"},
 		{"open after close", map[string]any{"id": w.ID, "business_hours": map[string]any{"timezone": "UTC", "days": map[string]any{"fri": map[string]any{"open": "18:00", "close": "09:00"}}}}, "business_hours.days.fri.close"},
 		{"bad time", map[string]any{"id": w.ID, "business_hours": map[string]any{"timezone": "UTC", "days": map[string]any{"mon": map[string]any{"open": "9am", "close": "17:00"}}}}, "business_hours.days.mon.open"},
-		{"unknown day", map[string]any{"id": w.ID, "business_hours": map[string]any{"timezone": "UTC", "days": map[string]any{"funday": map[string]any{"open": "09:00", "close": "17:00"}}}}, "funday"},
+		{"unknown day", map[string]any{"id": w.ID, "business_hours": map[string]any{"timezone": "UTC", "days": map[string]any{"funday": map[string]any{"open": "09:00", "close": "17:00"}}}}, "business_hours.days.funday"},
 		{"field type", map[string]any{"id": w.ID, "pre_chat_fields": []map[string]any{{"name": "dob", "label": "Birthday", "type": "date"}}}, "pre_chat_fields[0].type"},
 		{"select without options", map[string]any{"id": w.ID, "pre_chat_fields": []map[string]any{{"name": "topic", "label": "Topic", "type": "select"}}}, "pre_chat_fields[0].options"},
 		{"field name", map[string]any{"id": w.ID, "pre_chat_fields": []map[string]any{{"name": "E mail", "label": "Email", "type": "email"}}}, "pre_chat_fields[0].name"},

@@ -6,7 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -116,12 +120,39 @@ func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // unavailable marks connection-level failures so callers can answer 503 instead of 500.
 func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) || !IsConnectionError(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", &nubiq.Error{Code: nubiq.ECodeUnavailable, Message: "database unavailable, retry shortly"}, err)
+}
+
+// Unavailable returns err marked unavailable (retry shortly, HTTP 503) when it is a
+// connection-level failure that no store function marked, and err unchanged otherwise.
+func Unavailable(err error) error {
+	if err == nil || nubiq.ErrorCode(err) != nubiq.ECodeInternal {
+		return err
+	}
+	return unavailable(err)
+}
+
+// IsConnectionError reports whether err says the database could not be reached or the
+// connection broke, rather than that a statement failed: connection exceptions (SQLSTATE
+// class 08), the server shutting down or restarting (57P01-57P03), lack of resources such as
+// too many connections (class 53), and network errors on the way.
+func IsConnectionError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		c := pgErr.Code
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || c == "57P01" || c == "57P02" || c == "57P03"
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr), pgconn.SafeToRetry(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	// pgx reports a connection it already closed (after a broken read) with a plain error.
+	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "closed pool")
 }

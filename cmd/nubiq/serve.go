@@ -38,6 +38,8 @@ type serveFlags struct {
 	allowedOrigins  string
 	maxBodyBytes    string
 	mail            mailFlags
+	notifRetention  time.Duration
+	webhookPrivate  bool
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -51,6 +53,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", envDuration("NUBIQ_SHUTDOWN_TIMEOUT", 20*time.Second), "how long in-flight requests may take to finish on SIGTERM")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", envOr("NUBIQ_ALLOWED_ORIGINS", ""), "comma-separated browser origins (https://app.example.com) allowed to call /api/mcp/, or *; requests without Origin are always allowed (env NUBIQ_ALLOWED_ORIGINS)")
 	f.mail.register(fs)
+	fs.BoolVar(&f.webhookPrivate, "webhook-allow-private", envOr("NUBIQ_WEBHOOK_ALLOW_PRIVATE", "") != "", "let channel webhooks reach loopback, private and link-local addresses; off by default so that no workspace can make the server call its neighbours (env NUBIQ_WEBHOOK_ALLOW_PRIVATE)")
+	fs.DurationVar(&f.notifRetention, "notification-retention", envDuration("NUBIQ_NOTIFICATION_RETENTION", 30*24*time.Hour), "how long notification events are kept before deletion (env NUBIQ_NOTIFICATION_RETENTION)")
 	fs.StringVar(&f.maxBodyBytes, "max-body-bytes", envOr("NUBIQ_MAX_BODY_BYTES", strconv.Itoa(mcp.DefaultMaxBodyBytes)), "largest MCP request body in bytes; larger ones get 413 (env NUBIQ_MAX_BODY_BYTES)")
 }
 
@@ -116,7 +120,9 @@ func serve(ctx context.Context, f *serveFlags, logger *slog.Logger, ready chan<-
 		return err
 	}
 	// The workers index documents, deliver outbound messages and send invitation emails.
-	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail, Embedder: emb, Ingest: f.ingest.config()},
+	runner, err := jobs.NewRunner(&jobs.Deps{DB: db.DB, Logger: logger, Mail: mail, Embedder: emb, Ingest: f.ingest.config(),
+		Maintenance: jobs.MaintenanceConfig{NotificationRetention: f.notifRetention},
+		Delivery:    jobs.DeliveryConfig{AllowPrivateNetworks: f.webhookPrivate}},
 		jobs.Config{IngestWorkers: f.ingest.workers})
 	if err != nil {
 		return err
