@@ -6,7 +6,7 @@ export GOTOOLCHAIN ?= auto
 
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test build setup vet fmt fuzz load reliability
+.PHONY: run test build setup vet fmt fuzz bench load reliability
 
 setup:
 	@scripts/setup-go
@@ -30,6 +30,12 @@ fmt:
 # Explore every fuzz test beyond its seed corpus: FUZZTIME per target (default 1m).
 fuzz:
 	@scripts/fuzz
+
+# Benchmarks against the raw engines in one run: prints a table and writes bench-results.json
+# (figures and how long they take: BENCHMARKS.md). BENCHFLAGS passes flags, e.g.
+# BENCHFLAGS=--quick for a run of a few minutes, or BENCHFLAGS="--only tools".
+bench: build
+	@bin/nubiq bench $(BENCHFLAGS)
 
 # Bounded load runs on loopback (docs/RELIABILITY.md): the rate limit at twice a Pro
 # workspace's minute limit over 10 windows, then a mixed read/write/search load for

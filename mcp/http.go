@@ -46,6 +46,10 @@ type HandlerConfig struct {
 	// Before runs after authentication and rate limiting and before the MCP handler. It may
 	// write a response and return false to stop the request.
 	Before func(w http.ResponseWriter, r *http.Request, caller *nubiq.Caller) bool
+
+	// sdkOnly sends every request through the SDK, for tests comparing its answers with the
+	// fast path's.
+	sdkOnly bool
 }
 
 // NewHandler returns the streamable HTTP handler for /api/mcp/. It is stateless, so any
@@ -75,6 +79,10 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		return &auth.TokenInfo{Expiration: c.ExpiresAt, Extra: map[string]any{callerExtraKey: c}}, nil
 	}, nil)(streamable)
+	var fast *fastCaller
+	if !cfg.sdkOnly {
+		fast = newFastCaller(cfg.Registry, cfg.Logger)
+	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, r, cfg.AllowedOrigins) {
@@ -125,8 +133,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		// Read the body here, bounded, so that one without a Content-Length (chunked) that runs
 		// past the limit gets the same clear 413 as one that declares its size.
+		var body []byte
 		if r.Body != nil && r.Body != http.NoBody {
-			body, err := io.ReadAll(io.LimitReader(r.Body, cfg.MaxBodyBytes+1))
+			body, err = io.ReadAll(io.LimitReader(r.Body, cfg.MaxBodyBytes+1))
 			if int64(len(body)) > cfg.MaxBodyBytes {
 				WriteError(w, tooLarge(cfg.MaxBodyBytes))
 				return
@@ -135,6 +144,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if fast != nil && fast.serve(w, r, body, caller) {
+			return
 		}
 		r = r.WithContext(nubiq.NewContextWithCaller(r.Context(), caller))
 		r.Header.Set("Authorization", "Bearer -") // the SDK needs one; the secret goes no further

@@ -22,7 +22,7 @@ const instructions = `Nubiq Hub is a knowledge and support workspace. Use docume
 // newSDKServer builds the MCP server with every tool of the registry. tools/list is filtered
 // by the caller's scopes in middleware, per request; tools/call is refused by Registry.Call.
 func newSDKServer(r *Registry, logger *slog.Logger) *sdk.Server {
-	s := sdk.NewServer(&sdk.Implementation{Name: "nubiq-hub", Title: "Nubiq Hub", Version: Version},
+	s := sdk.NewServer(&sdk.Implementation{Name: serverName, Title: serverTitle, Version: Version},
 		&sdk.ServerOptions{Instructions: instructions, Logger: logger,
 			// The SDK answers prompts/list (with no prompts) whatever is declared, and a
 			// 2026-07-28 server must declare every capability it answers for; so say it, with
@@ -128,7 +128,8 @@ func errorResult(err error) *sdk.CallToolResult {
 }
 
 // scopeMiddleware lists only the tools the caller's scopes allow, in catalogue order (the SDK
-// sorts by name). Calls are refused by Registry.Call, which every call goes through.
+// sorts by name). Calls are refused by Registry.Call, which every call goes through, so that
+// both ways of answering a call (the SDK and the fast path) refuse alike.
 func scopeMiddleware(r *Registry) sdk.Middleware {
 	return func(next sdk.MethodHandler) sdk.MethodHandler {
 		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +79,48 @@ func TestCountRequestRefusedCostsNothing(t *testing.T) {
 	}
 	if n, _ := db.UsageCounter(ctx, w.ID, 1, "month", nubiq.CurrentUsageWindows(at).Month); n != 3 {
 		t.Fatalf("key month count %d after refusals, want 3", n)
+	}
+}
+
+// TestCountRequestExactUnderConcurrency: counts commit asynchronously, and row locks must
+// still keep concurrent requests from overshooting a limit or losing a count.
+func TestCountRequestExactUnderConcurrency(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	w, _ := db.CreateWorkspace(ctx, "Acme", "pro")
+	at := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+	const workers, each, limit = 8, 10, 37
+	var mu sync.Mutex
+	allowed := 0
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Go(func() {
+			for range each {
+				c, err := db.CountRequest(ctx, w.ID, int64(k%2+1), at, limit, 1000)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	win := nubiq.CurrentUsageWindows(at)
+	if allowed != limit {
+		t.Fatalf("%d requests allowed, want exactly %d", allowed, limit)
+	}
+	if n, _ := db.UsageCounter(ctx, w.ID, 0, "day", win.Day); n != limit {
+		t.Fatalf("day count %d, want %d", n, limit)
+	}
+	k1, _ := db.UsageCounter(ctx, w.ID, 1, "month", win.Month)
+	k2, _ := db.UsageCounter(ctx, w.ID, 2, "month", win.Month)
+	if k1+k2 != limit {
+		t.Fatalf("keys' month counts %d + %d, want %d in all", k1, k2, limit)
 	}
 }
 
