@@ -65,22 +65,10 @@ func (db *DB) ListChannels(ctx context.Context, workspaceID int64, f ChannelFilt
 	if err != nil {
 		return nil, "", fmt.Errorf("list channels: %w", unavailable(err))
 	}
-	defer rows.Close()
-	out := []*nubiq.Channel{}
-	for rows.Next() {
-		c, err := scanChannel(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list channels: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list channels: %w", unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = nubiq.Cursor{Kind: "channels", ID: out[limit-1].ID}.Encode()
+	out, next, err := collectPage(rows, limit, scanChannel,
+		func(c *nubiq.Channel) nubiq.Cursor { return nubiq.Cursor{Kind: "channels", ID: c.ID} })
+	if err != nil {
+		return nil, "", fmt.Errorf("list channels: %w", err)
 	}
 	return out, next, nil
 }

@@ -83,23 +83,12 @@ func (db *DB) ListContacts(ctx context.Context, workspaceID int64, f nubiq.Conta
 	if err != nil {
 		return nil, "", fmt.Errorf("list contacts: %w", unavailable(err))
 	}
-	defer rows.Close()
-	out := []*nubiq.Contact{}
-	for rows.Next() {
-		c, err := scanContact(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list contacts: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list contacts: %w", unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = nubiq.Cursor{Kind: nubiq.ContactCursorKind, Time: last.CreatedAt, ID: last.ID}.Encode()
+	out, next, err := collectPage(rows, limit, scanContact,
+		func(c *nubiq.Contact) nubiq.Cursor {
+			return nubiq.Cursor{Kind: nubiq.ContactCursorKind, Time: c.CreatedAt, ID: c.ID}
+		})
+	if err != nil {
+		return nil, "", fmt.Errorf("list contacts: %w", err)
 	}
 	return out, next, nil
 }

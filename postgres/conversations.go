@@ -244,23 +244,12 @@ func (db *DB) ConversationMessages(ctx context.Context, workspaceID, conversatio
 	if err != nil {
 		return nil, "", fmt.Errorf("list messages of conversation %d: %w", conversationID, unavailable(err))
 	}
-	defer rows.Close()
-	out := []nubiq.Message{}
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list messages of conversation %d: %w", conversationID, err)
-		}
-		out = append(out, *m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list messages of conversation %d: %w", conversationID, unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = nubiq.Cursor{Kind: MessagesCursor(conversationID), Time: last.CreatedAt, ID: last.ID}.Encode()
+	out, next, err := collectPage(rows, limit, byValue(scanMessage),
+		func(m nubiq.Message) nubiq.Cursor {
+			return nubiq.Cursor{Kind: MessagesCursor(conversationID), Time: m.CreatedAt, ID: m.ID}
+		})
+	if err != nil {
+		return nil, "", fmt.Errorf("list messages of conversation %d: %w", conversationID, err)
 	}
 	return out, next, nil
 }

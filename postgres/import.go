@@ -529,46 +529,34 @@ func importNilIfEmpty(s string) *string {
 	return &s
 }
 
-// membersByEmail returns the ids of the workspace's members with the given emails (lowercased).
+// importMembersByEmail returns the ids of the workspace's members with the given emails (lowercased).
 func importMembersByEmail(ctx context.Context, tx pgx.Tx, workspaceID int64, emails []string) (map[string]int64, error) {
-	out := map[string]int64{}
-	if len(emails) == 0 {
-		return out, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT lower(email), id FROM members WHERE workspace_id = $1 AND lower(email) = ANY($2)`, workspaceID, emails)
-	if err != nil {
-		return nil, fmt.Errorf("find members: %w", err)
-	}
-	for rows.Next() {
-		var e string
-		var id int64
-		if err := rows.Scan(&e, &id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[e] = id
-	}
-	return out, rows.Err()
+	return importIDsByKey(ctx, tx, "members", `SELECT lower(email), id FROM members WHERE workspace_id = $1 AND lower(email) = ANY($2)`, workspaceID, emails)
 }
 
-// teamsByName returns the ids of the workspace's teams with the given names (lowercased).
+// importTeamsByName returns the ids of the workspace's teams with the given names (lowercased).
 func importTeamsByName(ctx context.Context, tx pgx.Tx, workspaceID int64, names []string) (map[string]int64, error) {
+	return importIDsByKey(ctx, tx, "teams", `SELECT lower(name), id FROM teams WHERE workspace_id = $1 AND lower(name) = ANY($2)`, workspaceID, names)
+}
+
+// importIDsByKey runs query (workspace id, keys) → (key, id) rows and maps keys to ids.
+func importIDsByKey(ctx context.Context, tx pgx.Tx, what, query string, workspaceID int64, keys []string) (map[string]int64, error) {
 	out := map[string]int64{}
-	if len(names) == 0 {
+	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT lower(name), id FROM teams WHERE workspace_id = $1 AND lower(name) = ANY($2)`, workspaceID, names)
+	rows, err := tx.Query(ctx, query, workspaceID, keys)
 	if err != nil {
-		return nil, fmt.Errorf("find teams: %w", err)
+		return nil, fmt.Errorf("find %s: %w", what, err)
 	}
 	for rows.Next() {
-		var n string
+		var k string
 		var id int64
-		if err := rows.Scan(&n, &id); err != nil {
+		if err := rows.Scan(&k, &id); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, fmt.Errorf("find %s: %w", what, err)
 		}
-		out[n] = id
+		out[k] = id
 	}
 	return out, rows.Err()
 }

@@ -86,22 +86,10 @@ func (db *DB) ListMembers(ctx context.Context, workspaceID int64, f MemberFilter
 	if err != nil {
 		return nil, "", fmt.Errorf("list members: %w", unavailable(err))
 	}
-	defer rows.Close()
-	out := []*nubiq.Member{}
-	for rows.Next() {
-		m, err := scanMember(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list members: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list members: %w", unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = nubiq.Cursor{Kind: "members", ID: out[limit-1].ID}.Encode()
+	out, next, err := collectPage(rows, limit, func(r pgx.Row) (*nubiq.Member, error) { return scanMember(r) },
+		func(m *nubiq.Member) nubiq.Cursor { return nubiq.Cursor{Kind: "members", ID: m.ID} })
+	if err != nil {
+		return nil, "", fmt.Errorf("list members: %w", err)
 	}
 	return out, next, nil
 }

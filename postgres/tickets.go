@@ -155,23 +155,12 @@ func (db *DB) ListTickets(ctx context.Context, workspaceID int64, f nubiq.Ticket
 	if err != nil {
 		return nil, "", fmt.Errorf("list tickets: %w", unavailable(err))
 	}
-	defer rows.Close()
-	out := []nubiq.Ticket{}
-	for rows.Next() {
-		t, err := scanTicket(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list tickets: %w", err)
-		}
-		out = append(out, *t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list tickets: %w", unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[len(out)-1]
-		next = nubiq.Cursor{Kind: TicketsCursor, Time: last.CreatedAt, ID: last.ID}.Encode()
+	out, next, err := collectPage(rows, limit, byValue(scanTicket),
+		func(t nubiq.Ticket) nubiq.Cursor {
+			return nubiq.Cursor{Kind: TicketsCursor, Time: t.CreatedAt, ID: t.ID}
+		})
+	if err != nil {
+		return nil, "", fmt.Errorf("list tickets: %w", err)
 	}
 	return out, next, nil
 }

@@ -55,22 +55,10 @@ func (db *DB) ListWidgets(ctx context.Context, workspaceID int64, cursor string,
 	if err != nil {
 		return nil, "", fmt.Errorf("list widgets: %w", unavailable(err))
 	}
-	defer rows.Close()
-	out := []*nubiq.Widget{}
-	for rows.Next() {
-		w, err := scanWidget(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("list widgets: %w", err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list widgets: %w", unavailable(err))
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = nubiq.Cursor{Kind: "widgets", ID: out[limit-1].ID}.Encode()
+	out, next, err := collectPage(rows, limit, scanWidget,
+		func(w *nubiq.Widget) nubiq.Cursor { return nubiq.Cursor{Kind: "widgets", ID: w.ID} })
+	if err != nil {
+		return nil, "", fmt.Errorf("list widgets: %w", err)
 	}
 	return out, next, nil
 }
