@@ -144,7 +144,7 @@ func (e *env) startServerWith(deps *mcp.Deps, rateLimit bool) (*mcpServer, error
 		if limiter != nil {
 			go limiter.Run(ctx, time.Hour) // leases settled, as serve runs it
 		}
-		s.srv.Serve(ln)                  //nolint:errcheck
+		s.srv.Serve(ln) //nolint:errcheck
 	})
 	return s, nil
 }
