@@ -71,7 +71,8 @@ func (s *RateStatus) SetHeaders(h http.Header) {
 
 // RateLimiter enforces plan limits with counters in Postgres, shared by every replica, so
 // that a workspace has one budget whichever node serves it. Windows are fixed UTC minutes and
-// days. A refused request does not use up budget (see postgres.CountRequest).
+// days. A refused request does not use up budget (see postgres.CountRequest); once a window is
+// full, this node refuses the workspace's requests without a statement for LeaseTTL.
 //
 // A request is counted with one statement (postgres.CountRequest) while its workspace sends
 // few. When a workspace sends many through this node (at least two in the last tenth of a
@@ -127,8 +128,8 @@ type workspaceBudget struct {
 	at          time.Time
 	pending     map[postgres.KeyCount]int // served, by key and windows (Count 0)
 
-	// A window found full stays full until it turns; requests are refused here until then
-	// without asking the database again, for up to a second.
+	// A window found full stays full until it turns, unless another node gives back slots
+	// of a lease: requests are refused here without asking the database again for LeaseTTL.
 	full      *postgres.RequestCount
 	fullUntil time.Time
 	fullW     nubiq.UsageWindows
@@ -255,7 +256,11 @@ func (l *RateLimiter) remember(b *workspaceBudget, count *postgres.RequestCount,
 
 func (l *RateLimiter) rememberLocked(b *workspaceBudget, count *postgres.RequestCount, w nubiq.UsageWindows, now time.Time) {
 	c := *count
-	b.full, b.fullW, b.fullUntil = &c, w, now.Add(time.Second)
+	hold := l.leaseTTL()
+	if hold < 0 {
+		hold = 250 * time.Millisecond
+	}
+	b.full, b.fullW, b.fullUntil = &c, w, now.Add(hold)
 }
 
 // pendingCounts lists the served counts not yet written, in key order.
