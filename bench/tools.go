@@ -113,37 +113,24 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 			vs := []variant{{name: "pgx", label: "baseline", op: func(ctx context.Context, worker, i int) error {
 				return replay(ctx, e.db.Pool, w.stmts[pick(worker, i, len(w.stmts))])
 			}}}
-			for _, proto := range []string{protocol2025, protocol2026} {
-				client, err := newRPCClient(srv.URL, key, proto, conc)
+			// Both protocol eras; the same calls on a server without the rate limiter (the
+			// difference is what counting requests costs); and the bare HTTP floor.
+			for _, c := range []struct{ name, url, proto string }{
+				{"mcp/" + protocol2025[:4], srv.URL, protocol2025},
+				{"mcp/" + protocol2026[:4], srv.URL, protocol2026},
+				{"mcp/2026-nolimit", unlimited.URL, protocol2026},
+				{"http+pgx", floor.URL, protocol2025},
+			} {
+				client, err := newRPCClient(c.url, key, c.proto, conc)
 				if err != nil {
 					return nil, err
 				}
 				defer client.close()
-				vs = append(vs, variant{name: "mcp/" + proto[:4], label: "client", op: func(ctx context.Context, worker, i int) error {
+				vs = append(vs, variant{name: c.name, label: "client", op: func(ctx context.Context, worker, i int) error {
 					_, err := client.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
 					return err
 				}})
 			}
-			// The same calls on a server without the rate limiter: the difference is what
-			// counting each request in Postgres costs.
-			nolimit, err := newRPCClient(unlimited.URL, key, protocol2026, conc)
-			if err != nil {
-				return nil, err
-			}
-			defer nolimit.close()
-			vs = append(vs, variant{name: "mcp/2026-nolimit", label: "client", op: func(ctx context.Context, worker, i int) error {
-				_, err := nolimit.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
-				return err
-			}})
-			httpc, err := newRPCClient(floor.URL, key, protocol2025, conc)
-			if err != nil {
-				return nil, err
-			}
-			defer httpc.close()
-			vs = append(vs, variant{name: "http+pgx", label: "client", op: func(ctx context.Context, worker, i int) error {
-				_, err := httpc.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
-				return err
-			}})
 			rs, err := compare(ctx, conc, cfg.Warmup, cfg.Duration, cfg.Rounds, vs)
 			if err != nil {
 				return nil, fmt.Errorf("%s c=%d: %w", w.tool, conc, err)
