@@ -183,6 +183,15 @@ func (l *RateLimiter) Allow(ctx context.Context, c *nubiq.Caller) (*RateStatus, 
 		return rateStatus(&count, c.PerMinute, c.PerDay, now), nil
 	}
 	b.full = nil
+	// Every request counts towards the rate, those served from a lease included.
+	if bucket := now.Truncate(leaseBucket); !bucket.Equal(b.bucket) {
+		b.seenPrv = 0
+		if bucket.Sub(b.bucket) == leaseBucket {
+			b.seenPrv = b.seen
+		}
+		b.bucket, b.seen = bucket, 0
+	}
+	b.seen++
 	if !sameWindows(b.w, w) && (b.left > 0 || len(b.pending) > 0) {
 		// The windows turned: what is left of the lease belongs to windows gone by.
 		if err := l.settle(ctx, c.WorkspaceID, b); err != nil {
@@ -198,14 +207,6 @@ func (l *RateLimiter) Allow(ctx context.Context, c *nubiq.Caller) (*RateStatus, 
 		b.mu.Unlock()
 		return rateStatus(&count, c.PerMinute, c.PerDay, now), nil
 	}
-	if bucket := now.Truncate(leaseBucket); !bucket.Equal(b.bucket) {
-		b.seenPrv = 0
-		if bucket.Sub(b.bucket) == leaseBucket {
-			b.seenPrv = b.seen
-		}
-		b.bucket, b.seen = bucket, 0
-	}
-	b.seen++
 	want := min(maxLease, max(b.seen, b.seenPrv))
 	if want < 2 || l.leaseTTL() < 0 {
 		// Few requests: count this one by itself, concurrently with the workspace's others.

@@ -156,14 +156,16 @@ type KeyCount struct {
 // does. The first granted slot is the asking request's: it is counted in keyID's rows at once.
 // pending, served from earlier leases, is written to the keys' rows in the same transaction.
 //
-// Like CountRequest the transaction locks the workspace's minute row, then its day row, then
-// key rows in key order, and commits asynchronously; concurrent leases and counts on any node
-// cannot overshoot a limit.
+// The transaction locks the workspace's minute row, then its day row, then key rows in key
+// order, so concurrent leases and counts on any node can neither overshoot a limit nor
+// deadlock. It commits synchronously: an asynchronous commit, visible at once but lost in a
+// crash of the database, could leave a transaction id that other sessions saw as finished to
+// be handed out again after recovery, and the search indexes follow the index log by
+// transaction ids (searchindex). Under load the statement is per lease, not per request.
 func (db *DB) LeaseRequests(ctx context.Context, workspaceID, keyID int64, at time.Time, want, perMinute, perDay int, pending []KeyCount) (*RequestLease, error) {
 	w := nubiq.CurrentUsageWindows(at)
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
 	// Rows inserted by a statement are invisible to the rest of it: create them first, then
 	// lock them in the order every counting transaction uses.
 	b.Queue(`INSERT INTO usage_counters (workspace_id, key_id, window_kind, window_start, count)
@@ -235,7 +237,6 @@ func (db *DB) SettleRequests(ctx context.Context, workspaceID int64, w nubiq.Usa
 	}
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
 	if unused > 0 {
 		// Minute row first, then the day row: the order every counting transaction locks them in.
 		for _, r := range []struct {
