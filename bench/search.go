@@ -186,6 +186,13 @@ func (e *env) loadSearchCorpus(ctx context.Context, emb indexer.Embedder, name s
 	if err != nil {
 		return nil, err
 	}
+	if n > postgres.VectorExactMax {
+		// A workspace this large has crossed the threshold: its chunks are in the HNSW index
+		// (the workspace being empty, that is instant), and search walks it.
+		if _, err := e.db.IndexWorkspaceVectors(ctx, ws, 0); err != nil {
+			return nil, err
+		}
+	}
 	c := newCorpus(seed)
 	sc := &searchCorpus{ws: ws, key: key, chunks: n}
 	const batchDocs = 200
