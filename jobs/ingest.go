@@ -27,7 +27,8 @@ type IngestConfig struct {
 	// exactly up to; tests set a small one.
 	VectorExactMax int64
 	// VectorCheckEvery is how often, at most, this node counts the chunks of a workspace it
-	// ingests into to notice that it outgrew VectorExactMax. Default 2s.
+	// ingests into to notice that it outgrew VectorExactMax (a count of up to that many index
+	// entries). Default 10s: until then the workspace is ranked exactly, correctly.
 	VectorCheckEvery time.Duration
 }
 
@@ -39,7 +40,7 @@ func (c IngestConfig) withDefaults() IngestConfig {
 		c.VectorExactMax = postgres.VectorExactMax
 	}
 	if c.VectorCheckEvery <= 0 {
-		c.VectorCheckEvery = 2 * time.Second
+		c.VectorCheckEvery = 10 * time.Second
 	}
 	return c
 }
