@@ -51,7 +51,7 @@ func runIngest(ctx context.Context, e *env) (*SectionResult, error) {
 	dims := hash.Dimensions()
 	res := &SectionResult{Available: true, Note: fmt.Sprintf("%d markdown articles uploaded with documents.upload over MCP HTTP by %d clients "+
 		"while one node's ingest workers (River, %d at once) extract, chunk, embed and write them; timed from the first upload until every "+
-		"document is ready (chunks and vectors committed, index_log written). The HNSW index of the embedder's dimensions exists throughout, as on a server. "+
+		"document is ready (chunks and vectors committed, index_log written), after an unmeasured warm-up round on a tenth of them. The HNSW index of the embedder's dimensions exists throughout, as on a server. "+
 		"hash: embedded with the hash embedder (%d dims); noembed: vectors looked up from a table computed before the run (the embedder's cost excluded); "+
 		"copy: the same chunk rows deleted and written again with COPY, one transaction per document, from %d connections, into the same table with the same indexes. "+
 		"exact workspace: a workspace of up to %d chunks, ranked exactly, whose chunks stay out of the HNSW index (every workspace starts so); "+
