@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/nubiq/hub"
 	"github.com/nubiq/hub/postgres"
 )
 
@@ -51,7 +52,9 @@ func (w *vectorIndexWorker) Timeout(*river.Job[VectorIndexArgs]) time.Duration {
 func (w *vectorIndexWorker) Work(ctx context.Context, job *river.Job[VectorIndexArgs]) error {
 	start := time.Now()
 	moved, err := w.deps.DB.IndexWorkspaceVectors(ctx, job.Args.WorkspaceID, 0)
-	if err != nil {
+	if nubiq.ErrorCode(err) == nubiq.ECodeNotFound {
+		return nil // the workspace was deleted meanwhile
+	} else if err != nil {
 		return err
 	}
 	w.deps.Logger.Info("workspace vectors indexed", "workspace", job.Args.WorkspaceID, "chunks_moved", moved,
