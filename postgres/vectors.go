@@ -167,7 +167,10 @@ func (db *DB) IndexWorkspaceVectors(ctx context.Context, workspaceID int64, batc
 		if tag.RowsAffected() == 1 {
 			return moved, nil
 		}
-		if err := db.Pool.QueryRow(ctx, `SELECT vector_index FROM workspaces WHERE id = $1`, workspaceID).Scan(&state); err != nil {
+		err = db.Pool.QueryRow(ctx, `SELECT vector_index FROM workspaces WHERE id = $1`, workspaceID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return moved, nubiq.NotFoundf("no workspace %d", workspaceID)
+		} else if err != nil {
 			return moved, fmt.Errorf("index workspace %d vectors: %w", workspaceID, unavailable(err))
 		}
 		if state == VectorIndexHNSW { // another run finished first
