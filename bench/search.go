@@ -59,7 +59,9 @@ func runSearch(ctx context.Context, e *env) (*SectionResult, error) {
 		"), hash embedder (256 dims); floor: the same bleve request on the same index (keyword), the same nearest-chunks " +
 		"statement the tool sent, replayed on a pooled connection with its planner settings made once per connection " +
 		"(semantic), both in turn (hybrid). Ratio: end-to-end p50 ÷ floor p50. " + rateLimitNote +
-		" Setup: the corpus is written with COPY, then the node's bleve index and PostgreSQL's HNSW index are built, in turn."}
+		" Setup: the corpus is written with COPY, then the node's bleve index and PostgreSQL's HNSW index are built, in turn. " +
+		fmt.Sprintf("As on a server, a corpus of up to %d chunks is ranked exactly and stays out of the HNSW index (its build has nothing to index); ", postgres.VectorExactMax) +
+		"a larger one is written into it."}
 	emb := indexer.NewHashEmbedder(indexer.DefaultHashDims)
 	for i, n := range cfg.Chunks {
 		last := i == len(cfg.Chunks)-1
@@ -185,6 +187,13 @@ func (e *env) loadSearchCorpus(ctx context.Context, emb indexer.Embedder, name s
 	ws, key, err := e.workspace(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if n > postgres.VectorExactMax {
+		// A workspace this large has crossed the threshold: its chunks are in the HNSW index
+		// (the workspace being empty, that is instant), and search walks it.
+		if _, err := e.db.IndexWorkspaceVectors(ctx, ws, 0); err != nil {
+			return nil, err
+		}
 	}
 	c := newCorpus(seed)
 	sc := &searchCorpus{ws: ws, key: key, chunks: n}

@@ -22,18 +22,33 @@ type IngestConfig struct {
 	Chunk indexer.ChunkOptions
 	// EmbedBatch is how many chunks go to the embedder per call. Default 64.
 	EmbedBatch int
+	// VectorExactMax is the chunk count above which a workspace's chunks are moved into the
+	// HNSW index (VectorIndexArgs). Default postgres.VectorExactMax, the number search ranks
+	// exactly up to; tests set a small one.
+	VectorExactMax int64
+	// VectorCheckEvery is how often, at most, this node counts the chunks of a workspace it
+	// ingests into to notice that it outgrew VectorExactMax (a count of up to that many index
+	// entries). Default 10s: until then the workspace is ranked exactly, correctly.
+	VectorCheckEvery time.Duration
 }
 
 func (c IngestConfig) withDefaults() IngestConfig {
 	if c.EmbedBatch <= 0 {
 		c.EmbedBatch = 64
 	}
+	if c.VectorExactMax <= 0 {
+		c.VectorExactMax = postgres.VectorExactMax
+	}
+	if c.VectorCheckEvery <= 0 {
+		c.VectorCheckEvery = 10 * time.Second
+	}
 	return c
 }
 
 func init() {
 	addWorkers(func(w *river.Workers, d *Deps) {
-		river.AddWorker(w, &ingestWorker{deps: d, cfg: d.Ingest.withDefaults()})
+		cfg := d.Ingest.withDefaults()
+		river.AddWorker(w, &ingestWorker{deps: d, cfg: cfg, vectors: newVectorWatch(cfg)})
 	})
 }
 
@@ -43,8 +58,9 @@ func init() {
 // commits, then the new one.
 type ingestWorker struct {
 	river.WorkerDefaults[nubiq.IngestDocumentArgs]
-	deps *Deps
-	cfg  IngestConfig
+	deps    *Deps
+	cfg     IngestConfig
+	vectors *vectorWatch
 }
 
 func (w *ingestWorker) Work(ctx context.Context, job *river.Job[nubiq.IngestDocumentArgs]) (err error) {
@@ -126,12 +142,14 @@ func (w *ingestWorker) Work(ctx context.Context, job *river.Job[nubiq.IngestDocu
 			out.Chunks[lo+i].Embedding = v
 		}
 	}
-	if err := w.deps.DB.CommitIngest(ctx, out); errors.Is(err, postgres.ErrStaleIngest) {
+	state, err := w.deps.DB.CommitIngest(ctx, out)
+	if errors.Is(err, postgres.ErrStaleIngest) {
 		log.Debug("document changed while indexing; newer job will index it")
 		return nil
 	} else if err != nil {
 		return err
 	}
+	w.vectors.committed(ctx, w.deps, a.WorkspaceID, state)
 	log.Debug("document indexed", "chunks", len(out.Chunks), "embedder", out.Embedder, "took", time.Since(start))
 	return nil
 }

@@ -50,6 +50,9 @@ func init() {
 //     River's rescuer discards a job whose node died during its last attempt without running
 //     it, so the worker never gets to record the failure. They are marked failed.
 //   - notification events older than the retention period are deleted.
+//   - workspaces that outgrew exact vector ranking without an ingest noticing (chunks written
+//     by other paths, a node stopped before it checked, an upgrade from a version that indexed
+//     every chunk) get their vector-index job.
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
 	deps *Deps
@@ -65,8 +68,18 @@ func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[Maintenance
 	if err != nil {
 		return fmt.Errorf("maintenance: %w", err)
 	}
-	if failed > 0 || deleted > 0 {
-		w.deps.Logger.Info("maintenance", "abandoned_documents_failed", failed, "notification_events_deleted", deleted)
+	due, err := w.deps.DB.WorkspacesDueForVectorIndex(ctx, w.deps.Ingest.withDefaults().VectorExactMax)
+	if err != nil {
+		return fmt.Errorf("maintenance: %w", err)
+	}
+	for _, ws := range due {
+		if err := queueVectorIndex(ctx, w.deps.DB, ws); err != nil {
+			return fmt.Errorf("maintenance: queue vector index of workspace %d: %w", ws, err)
+		}
+	}
+	if failed > 0 || deleted > 0 || len(due) > 0 {
+		w.deps.Logger.Info("maintenance", "abandoned_documents_failed", failed, "notification_events_deleted", deleted,
+			"workspaces_to_index", len(due))
 	}
 	return nil
 }

@@ -131,13 +131,9 @@ func upsertDocument(ctx context.Context, tx pgx.Tx, u *nubiq.DocumentUpload) (*n
 	if u.ExternalID != "" {
 		extID = &u.ExternalID
 	}
+	// Inserting first costs a new document one statement fewer, and a new version one more:
+	// imports are mostly new documents.
 	for range 2 {
-		if extID != nil {
-			r, args, found, err := updateByExternalID(ctx, tx, u, hash, meta)
-			if err != nil || found {
-				return r, args, err
-			}
-		}
 		var (
 			id           int64
 			version, gen int
@@ -157,7 +153,12 @@ func upsertDocument(ctx context.Context, tx pgx.Tx, u *nubiq.DocumentUpload) (*n
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil, fmt.Errorf("insert document: %w", unavailable(err))
 		}
-		// A concurrent upload created the same external id first: update it instead.
+		// The external id exists: a new version of that document, unless it was deleted
+		// meanwhile (then insert again).
+		r, args, found, err := updateByExternalID(ctx, tx, u, hash, meta)
+		if err != nil || found {
+			return r, args, err
+		}
 	}
 	return nil, nil, fmt.Errorf("upload document %q: concurrent uploads kept conflicting", u.ExternalID)
 }
@@ -515,21 +516,47 @@ func lockCurrent(ctx context.Context, tx pgx.Tx, workspaceID, id int64, version,
 }
 
 var chunkColumns = []string{"workspace_id", "document_id", "document_version", "chunk_index", "text", "heading_path",
-	"start_offset", "end_offset", "tokens", "embedder", "dims", "embedding"}
+	"start_offset", "end_offset", "tokens", "embedder", "dims", "embedding", "ann"}
 
 // CommitIngest replaces the document's chunks with o's and marks it ready, in one
 // transaction, with an index-log row for the search side. Run again for the same outcome (a
 // retried job) it leaves the same single set of chunks. It returns ErrStaleIngest, writing
 // nothing, when the document moved on while the job ran.
-func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
+//
+// The chunks enter the HNSW index only when the workspace's vectors are indexed (or being
+// moved into the index); it returns the workspace's vector-index state it wrote them under
+// (VectorIndexExact, VectorIndexFilling or VectorIndexHNSW), so that the caller can notice a
+// workspace that has outgrown exact ranking.
+func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) (string, error) {
+	var state string
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
-		if err := lockCurrent(ctx, tx, o.WorkspaceID, o.DocumentID, o.Version, o.Generation); err != nil {
+		// One round trip: lock the document and check it is still at this version and
+		// generation, read the workspace's vector-index state as lockVectorState does, and
+		// delete the old chunks (undone with the rest when the outcome turns out stale).
+		b := &pgx.Batch{}
+		var v, g int
+		b.Queue(`
+			SELECT d.version, d.index_generation, w.vector_index
+			FROM documents d JOIN workspaces w ON w.id = d.workspace_id
+			WHERE d.workspace_id = $1 AND d.id = $2
+			FOR UPDATE OF d FOR SHARE OF w`, o.WorkspaceID, o.DocumentID).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&v, &g, &state)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrStaleIngest
+			}
 			return err
+		})
+		b.Queue(`DELETE FROM document_chunks WHERE workspace_id = $1 AND document_id = $2`, o.WorkspaceID, o.DocumentID)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			if errors.Is(err, ErrStaleIngest) {
+				return err
+			}
+			return fmt.Errorf("lock document and delete old chunks: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM document_chunks WHERE workspace_id = $1 AND document_id = $2`,
-			o.WorkspaceID, o.DocumentID); err != nil {
-			return fmt.Errorf("delete old chunks: %w", err)
+		if v != o.Version || g != o.Generation {
+			return ErrStaleIngest
 		}
+		ann := state != VectorIndexExact
 		heading := []string{}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"document_chunks"}, chunkColumns,
 			pgx.CopyFromSlice(len(o.Chunks), func(i int) ([]any, error) {
@@ -542,7 +569,7 @@ func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
 					return nil, fmt.Errorf("chunk %d has a %d-dimensional vector, want %d", c.Index, len(c.Embedding), o.Dims)
 				}
 				return []any{o.WorkspaceID, o.DocumentID, o.Version, c.Index, c.Text, hp,
-					c.Start, c.End, c.Tokens, o.Embedder, o.Dims, pgvector.NewVector(c.Embedding)}, nil
+					c.Start, c.End, c.Tokens, o.Embedder, o.Dims, pgvector.NewVector(c.Embedding), ann}, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("write chunks: %w", err)
@@ -566,9 +593,9 @@ func (db *DB) CommitIngest(ctx context.Context, o *IngestOutcome) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrStaleIngest) {
-		return fmt.Errorf("commit ingest of document %d: %w", o.DocumentID, unavailable(err))
+		return "", fmt.Errorf("commit ingest of document %d: %w", o.DocumentID, unavailable(err))
 	}
-	return err
+	return state, err
 }
 
 // FailIngest marks the document failed with a message meant for people, records a
@@ -825,9 +852,14 @@ func (db *DB) ReindexStaleEmbeddings(ctx context.Context, workspaceID int64, emb
 }
 
 // EnsureVectorIndex creates, if missing, the HNSW index for dims-dimensional chunk vectors: a
-// partial expression index over embedding::vector(dims) WHERE dims = dims, with cosine
-// distance. Vector queries must use that same expression and predicate to use it, e.g.
-// ORDER BY embedding::vector(256) <=> $1::vector(256) ... WHERE dims = 256.
+// partial expression index over embedding::vector(dims) WHERE dims = dims AND ann, with
+// cosine distance. Vector queries must use that same expression and imply that predicate to
+// use it, e.g. ORDER BY embedding::vector(256) <=> $1::vector(256) ... WHERE dims = 256 AND
+// ann. Chunks of workspaces ranked exactly are written with ann false and never enter it.
+//
+// Earlier versions indexed every chunk (WHERE dims = N, under another name). That index is
+// dropped once the new one is valid; until then it serves the same queries, since their
+// predicate implies its own.
 func (db *DB) EnsureVectorIndex(ctx context.Context, dims int) error {
 	if dims < 1 || dims > 2000 {
 		return fmt.Errorf("ensure vector index: %d dimensions is outside the 1..2000 that HNSW indexes", dims)
@@ -849,25 +881,32 @@ func (db *DB) EnsureVectorIndex(ctx context.Context, dims int) error {
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("ensure vector index: %w", err)
 	}
-	if valid != nil && *valid {
-		return nil
-	}
-	if valid != nil { // a build interrupted earlier left an invalid index
-		if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
-			return fmt.Errorf("drop invalid vector index: %w", err)
+	if valid == nil || !*valid {
+		if valid != nil { // a build interrupted earlier left an invalid index
+			if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+name); err != nil {
+				return fmt.Errorf("drop invalid vector index: %w", err)
+			}
+		}
+		d := strconv.Itoa(dims)
+		_, err = conn.Exec(ctx, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+name+` ON document_chunks
+			USING hnsw ((embedding::vector(`+d+`)) vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE dims = `+d+` AND ann`)
+		if err != nil {
+			return fmt.Errorf("create vector index for %d dimensions: %w", dims, err)
 		}
 	}
-	d := strconv.Itoa(dims)
-	_, err = conn.Exec(ctx, `CREATE INDEX CONCURRENTLY IF NOT EXISTS `+name+` ON document_chunks
-		USING hnsw ((embedding::vector(`+d+`)) vector_cosine_ops) WITH (m = 16, ef_construction = 64) WHERE dims = `+d)
-	if err != nil {
-		return fmt.Errorf("create vector index for %d dimensions: %w", dims, err)
+	// The new index is valid: the one over every chunk only slows writes down now.
+	if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+legacyVectorIndexName(dims)); err != nil {
+		return fmt.Errorf("drop the vector index over every chunk: %w", err)
 	}
 	return nil
 }
 
 // VectorIndexName is the name of the HNSW index for dims-dimensional vectors.
-func VectorIndexName(dims int) string { return "document_chunks_hnsw_" + strconv.Itoa(dims) }
+func VectorIndexName(dims int) string { return "document_chunks_ann_" + strconv.Itoa(dims) }
+
+// legacyVectorIndexName names the HNSW index of earlier versions, over every chunk of dims
+// dimensions.
+func legacyVectorIndexName(dims int) string { return "document_chunks_hnsw_" + strconv.Itoa(dims) }
 
 // DocumentChunkCount counts the chunk rows of a document and how many distinct versions they
 // come from; for checks and tests.

@@ -97,7 +97,8 @@ func TestCommitIngestReplacesAndRefusesStale(t *testing.T) {
 			{Index: 1, Text: "text here", HeadingPath: []string{"H"}, Start: 3, End: 12, Tokens: 2, Embedding: []float32{0, 1, 0}},
 		}}
 	for range 2 {
-		require.NoError(t, db.CommitIngest(ctx, out))
+		_, err := db.CommitIngest(ctx, out)
+		require.NoError(t, err)
 		rows, versions, err := db.DocumentChunkCount(ctx, w.ID, up.DocumentID)
 		require.NoError(t, err)
 		require.Equal(t, 2, rows)
@@ -108,7 +109,8 @@ func TestCommitIngestReplacesAndRefusesStale(t *testing.T) {
 	require.NoError(t, err)
 	foreign := *out
 	foreign.WorkspaceID = other.ID
-	require.ErrorIs(t, db.CommitIngest(ctx, &foreign), postgres.ErrStaleIngest)
+	_, err = db.CommitIngest(ctx, &foreign)
+	require.ErrorIs(t, err, postgres.ErrStaleIngest)
 	_, err = db.GetDocument(ctx, other.ID, up.DocumentID)
 	require.Equal(t, nubiq.ECodeNotFound, nubiq.ErrorCode(err))
 
@@ -116,7 +118,8 @@ func TestCommitIngestReplacesAndRefusesStale(t *testing.T) {
 	_, err = db.UploadDocument(ctx, nubiq.DocumentUpload{WorkspaceID: w.ID, Title: "T", ExternalID: "t", MIMEType: "text/plain", Raw: []byte("v2")})
 	require.NoError(t, err)
 	out.Chunks = out.Chunks[:1]
-	require.ErrorIs(t, db.CommitIngest(ctx, out), postgres.ErrStaleIngest)
+	_, err = db.CommitIngest(ctx, out)
+	require.ErrorIs(t, err, postgres.ErrStaleIngest)
 	require.ErrorIs(t, db.FailIngest(ctx, w.ID, up.DocumentID, 1, 0, "boom"), postgres.ErrStaleIngest)
 	rows, _, err := db.DocumentChunkCount(ctx, w.ID, up.DocumentID)
 	require.NoError(t, err)
@@ -129,7 +132,7 @@ func TestCommitIngestReplacesAndRefusesStale(t *testing.T) {
 	// A vector of the wrong size is refused, and nothing is half-written.
 	out.Version = 2
 	out.Chunks = []postgres.IngestChunk{{Index: 0, Text: "v2", End: 2, Tokens: 1, Embedding: []float32{1, 0}}}
-	err = db.CommitIngest(ctx, out)
+	_, err = db.CommitIngest(ctx, out)
 	require.Error(t, err)
 	require.False(t, errors.Is(err, postgres.ErrStaleIngest))
 	rows, versions, err := db.DocumentChunkCount(ctx, w.ID, up.DocumentID)
@@ -146,6 +149,6 @@ func TestEnsureVectorIndex(t *testing.T) {
 	var def string
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT indexdef FROM pg_indexes WHERE indexname = $1`, postgres.VectorIndexName(8)).Scan(&def))
 	require.Contains(t, def, "hnsw")
-	require.Contains(t, def, "(dims = 8)")
+	require.Contains(t, def, "WHERE ((dims = 8) AND ann)")
 	require.Error(t, db.EnsureVectorIndex(ctx, 3072))
 }

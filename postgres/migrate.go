@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -65,6 +66,11 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS nubiq_schema_migration
 // own transaction, under an advisory lock so that several nodes may start at once. It returns
 // the migrations it applied.
 func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
+	return db.migrate(ctx, math.MaxInt)
+}
+
+// migrate applies the pending migrations numbered up to upTo.
+func (db *DB) migrate(ctx context.Context, upTo int) ([]Migration, error) {
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
 		return nil, unavailable(err)
@@ -97,7 +103,7 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 	}
 	var done []Migration
 	for _, m := range all {
-		if _, ok := applied[m.Version]; ok {
+		if _, ok := applied[m.Version]; ok || m.Version > upTo {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn.Conn(), func(tx pgx.Tx) error {

@@ -86,6 +86,11 @@ func vectorSQL(workspaceID int64, q *VectorQuery) (string, []any) {
 		sb.WriteString(" WHERE c.workspace_id = $1")
 	}
 	fmt.Fprintf(&sb, " AND c.dims = %d AND c.embedder = $3", dims)
+	if q.Strategy == VectorHNSW {
+		// Implies the partial index's predicate (dims = N AND ann); the caller walks the
+		// index only for workspaces whose chunks are all in it.
+		sb.WriteString(" AND c.ann")
+	}
 	if len(f.DocumentIDs) > 0 {
 		sb.WriteString(" AND c.document_id = ANY(" + arg(f.DocumentIDs) + "::bigint[])")
 	}

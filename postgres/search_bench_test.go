@@ -37,6 +37,10 @@ func TestVectorStrategyLatency(t *testing.T) {
 		w, err := db.CreateWorkspace(ctx, fmt.Sprintf("ws-%d-%d", n, total), "pro")
 		require.NoError(t, err)
 		ws[n] = w.ID
+		// Every workspace's chunks in the index, small ones too: the measurement compares
+		// both plans at every size, to place the threshold.
+		_, err = db.IndexWorkspaceVectors(ctx, w.ID, 0)
+		require.NoError(t, err)
 		seedChunks(t, db, w.ID, n, r)
 		total += n
 	}

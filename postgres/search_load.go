@@ -68,6 +68,11 @@ func (db *DB) InsertIndexedDocuments(ctx context.Context, workspaceID int64, doc
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("insert documents: %w", err)
 		}
+		state, err := lockVectorState(ctx, tx, workspaceID)
+		if err != nil {
+			return err
+		}
+		ann := state != VectorIndexExact
 		var rows [][]any
 		for i := range docs {
 			for j, c := range docs[i].Chunks {
@@ -76,13 +81,10 @@ func (db *DB) InsertIndexedDocuments(ctx context.Context, workspaceID int64, doc
 					heading = []string{}
 				}
 				rows = append(rows, []any{workspaceID, ids[i], 1, j, c.Text, heading, c.Start, c.End, c.Tokens,
-					docs[i].Embedder, len(c.Vector), pgvector.NewVector(c.Vector)})
+					docs[i].Embedder, len(c.Vector), pgvector.NewVector(c.Vector), ann})
 			}
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"document_chunks"},
-			[]string{"workspace_id", "document_id", "document_version", "chunk_index", "text", "heading_path",
-				"start_offset", "end_offset", "tokens", "embedder", "dims", "embedding"},
-			pgx.CopyFromRows(rows))
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"document_chunks"}, chunkColumns, pgx.CopyFromRows(rows))
 		if err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}

@@ -69,6 +69,11 @@ func TestNearestChunksStrategiesAndPlans(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	seedChunks(t, db, small.ID, 200, r)
 	seedChunks(t, db, large.ID, 3000, r)
+	// The large workspace's chunks are moved into the HNSW index, as when a workspace
+	// outgrows exact ranking; the small one's stay out.
+	moved, err := db.IndexWorkspaceVectors(ctx, large.ID, 0)
+	require.NoError(t, err)
+	require.EqualValues(t, 3000, moved)
 	require.NoError(t, db.EnsureVectorIndex(ctx, 256))
 	require.NoError(t, db.EnsureVectorIndex(ctx, 256), "idempotent")
 	_, err = db.Pool.Exec(ctx, "ANALYZE document_chunks")
@@ -80,6 +85,12 @@ func TestNearestChunksStrategiesAndPlans(t *testing.T) {
 
 	for _, ws := range []*nubiq.Workspace{small, large} {
 		for qi, v := range vecs {
+			if ws == small {
+				// Outside the index: only the exact plan finds them.
+				hnsw, err := db.NearestChunks(ctx, ws.ID, postgres.VectorQuery{Embedder: "hash", Vector: v, Limit: 20, Strategy: postgres.VectorHNSW})
+				require.NoError(t, err)
+				require.Empty(t, hnsw)
+			}
 			exact, err := db.NearestChunks(ctx, ws.ID, postgres.VectorQuery{Embedder: "hash", Vector: v, Limit: 20, Strategy: postgres.VectorExact})
 			require.NoError(t, err)
 			require.Len(t, exact, 20)
@@ -92,6 +103,9 @@ func TestNearestChunksStrategiesAndPlans(t *testing.T) {
 				}
 				return 0
 			}))
+			if ws == small {
+				continue
+			}
 			hnsw, err := db.NearestChunks(ctx, ws.ID, postgres.VectorQuery{Embedder: "hash", Vector: v, Limit: 20, Strategy: postgres.VectorHNSW, EfSearch: 100})
 			require.NoError(t, err)
 			require.Len(t, hnsw, 20, "%s query %d: the workspace filter must not starve the index walk", ws.Name, qi)

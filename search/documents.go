@@ -255,17 +255,11 @@ func (s *Service) semanticChunks(ctx context.Context, workspaceID int64, text st
 	if len(vecs) != 1 || isZero(vecs[0]) {
 		return nil, nil // nothing the embedder recognises: no direction to search in
 	}
-	n, err := s.chunkCount(ctx, workspaceID)
-	if err != nil {
+	strategy, err := s.VectorStrategy(ctx, workspaceID)
+	if err != nil || strategy == "" {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, nil
-	}
-	vq := postgres.VectorQuery{Embedder: e.Name(), Vector: vecs[0], Limit: depth, Filter: *f, Strategy: postgres.VectorExact, EfSearch: s.cfg.EfSearch}
-	if n > s.cfg.ExactScanMax {
-		vq.Strategy = postgres.VectorHNSW
-	}
+	vq := postgres.VectorQuery{Embedder: e.Name(), Vector: vecs[0], Limit: depth, Filter: *f, Strategy: strategy, EfSearch: s.cfg.EfSearch}
 	res, err := s.cfg.DB.NearestChunks(ctx, workspaceID, vq)
 	if err != nil {
 		return nil, err
@@ -283,6 +277,24 @@ func (s *Service) semanticChunks(ctx context.Context, workspaceID int64, text st
 		hits[i] = Hit{ChunkID: r.ChunkID, DocumentID: r.DocumentID, Score: 1 - r.Distance}
 	}
 	return hits, nil
+}
+
+// VectorStrategy returns the plan semantic search uses for the workspace:
+// postgres.VectorExact up to ExactScanMax chunks, postgres.VectorHNSW above once every chunk
+// of the workspace is in the HNSW index (until then exact: a chunk outside the index would
+// never be found by walking it), and "" when the workspace has no chunks of the embedder.
+func (s *Service) VectorStrategy(ctx context.Context, workspaceID int64) (string, error) {
+	if s.cfg.Embedder == nil {
+		return "", nil
+	}
+	st, err := s.vectorStats(ctx, workspaceID)
+	switch {
+	case err != nil || st.Chunks == 0:
+		return "", err
+	case st.Chunks > s.cfg.ExactScanMax && st.Indexed:
+		return postgres.VectorHNSW, nil
+	}
+	return postgres.VectorExact, nil
 }
 
 func isZero(v []float32) bool {

@@ -32,10 +32,10 @@ const (
 	// DefaultTitleBoost weighs title matches against the combined field.
 	DefaultTitleBoost = 0.25
 	// DefaultExactScanMax: up to this many chunks, ranking a workspace's vectors exactly is
-	// about as fast as the HNSW index and never misses; above it the HNSW index is used.
-	// Measured on a 100,000-chunk table (256 dimensions, 50 results): exact 5.7 ms at 10k
-	// chunks and 16.6 ms at 20k; HNSW 11 ms and 7 ms (docs/SEARCH.md).
-	DefaultExactScanMax = 15000
+	// about as fast as the HNSW index and never misses; above it the HNSW index is used, once
+	// the workspace's chunks are all in it. Ingest keeps the chunks of such workspaces out of
+	// the index by the same number (postgres.VectorExactMax).
+	DefaultExactScanMax = postgres.VectorExactMax
 	DefaultEfSearch     = 100
 	// DefaultLimit and MaxLimit bound the number of results; the MCP tools allow fewer.
 	DefaultLimit = 10
@@ -59,6 +59,9 @@ type Config struct {
 	// TitleBoost weighs title matches against the combined title+headings+text field.
 	TitleBoost float64
 	// ExactScanMax is the chunk count up to which a workspace's vectors are ranked exactly.
+	// Above it the HNSW index is walked, but only for a workspace whose chunks are all in the
+	// index (ingest moves them in when it outgrows the same threshold); until then it is
+	// ranked exactly still.
 	ExactScanMax int64
 	// EfSearch is the HNSW candidate list size for large workspaces.
 	EfSearch int
@@ -73,8 +76,8 @@ type Service struct {
 }
 
 type chunkCount struct {
-	n  int64
-	at time.Time
+	stats postgres.WorkspaceVectorStats
+	at    time.Time
 }
 
 // New returns a Service.
@@ -126,24 +129,26 @@ func (s *Service) EmbedderName() string {
 	return s.cfg.Embedder.Name()
 }
 
-// chunkCount returns the workspace's number of chunks for the configured embedder, cached for
-// a while: it only picks the vector plan, and both plans are correct.
-func (s *Service) chunkCount(ctx context.Context, workspaceID int64) (int64, error) {
+// vectorStats returns the workspace's number of chunks for the configured embedder and
+// whether they are all in the HNSW index, cached for a while: they only pick the vector plan,
+// both plans are correct for a workspace whose chunks are all in the index, and a workspace
+// once indexed stays so.
+func (s *Service) vectorStats(ctx context.Context, workspaceID int64) (postgres.WorkspaceVectorStats, error) {
 	s.countsMu.Lock()
 	c, ok := s.counts[workspaceID]
 	s.countsMu.Unlock()
 	if ok && time.Since(c.at) < 30*time.Second {
-		return c.n, nil
+		return c.stats, nil
 	}
-	n, err := s.cfg.DB.WorkspaceChunkCount(ctx, workspaceID, s.cfg.Embedder.Name(), s.cfg.Embedder.Dimensions())
+	st, err := s.cfg.DB.WorkspaceVectors(ctx, workspaceID, s.cfg.Embedder.Name(), s.cfg.Embedder.Dimensions())
 	if err != nil {
-		return 0, err
+		return st, err
 	}
 	s.countsMu.Lock()
 	if len(s.counts) > 10000 {
 		clear(s.counts)
 	}
-	s.counts[workspaceID] = chunkCount{n: n, at: time.Now()}
+	s.counts[workspaceID] = chunkCount{stats: st, at: time.Now()}
 	s.countsMu.Unlock()
-	return n, nil
+	return st, nil
 }
