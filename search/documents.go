@@ -285,8 +285,7 @@ func (s *Service) keywordChunks(ctx context.Context, workspaceID int64, text str
 // which of the tied chunks fall inside depends on the index's internal order, so the request
 // is made again with bleve breaking ties by id.
 func topChunks(ctx context.Context, ix *searchindex.Index, q query.Query, depth int) (bsearch.DocumentMatchCollection, error) {
-	req := bleve.NewSearchRequestOptions(q, depth+1, 0, false)
-	req.Fields = []string{searchindex.DocFieldDocument}
+	req := keywordRequest(q, depth)
 	res, err := ix.Search(ctx, req)
 	if err != nil {
 		return nil, err
@@ -309,6 +308,23 @@ func topChunks(ctx context.Context, ix *searchindex.Index, q query.Query, depth 
 		return strings.Compare(a.ID, b.ID)
 	})
 	return hits, nil
+}
+
+func keywordRequest(q query.Query, depth int) *bleve.SearchRequest {
+	req := bleve.NewSearchRequestOptions(q, depth+1, 0, false)
+	req.Fields = []string{searchindex.DocFieldDocument}
+	return req
+}
+
+// KeywordRequest returns the bleve request the keyword side of a search sends for text (nil
+// when text is nothing but stop words), for running it straight on the index as the engine's
+// floor in benchmarks.
+func (s *Service) KeywordRequest(workspaceID int64, text string, depth int) *bleve.SearchRequest {
+	q := s.documentQuery(workspaceID, strings.TrimSpace(text), &postgres.DocumentFilter{})
+	if q == nil {
+		return nil
+	}
+	return keywordRequest(q, depth)
 }
 
 func (s *Service) semanticChunks(ctx context.Context, workspaceID int64, text string, f *postgres.DocumentFilter, depth int) ([]Hit, error) {

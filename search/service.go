@@ -139,6 +139,10 @@ func (s *Service) chunkCount(ctx context.Context, workspaceID int64) (int64, err
 	if err != nil {
 		return 0, err
 	}
+	if n == 0 {
+		// Not cached: an empty workspace's first document must be searchable at once.
+		return 0, nil
+	}
 	s.countsMu.Lock()
 	if len(s.counts) > 10000 {
 		clear(s.counts)
