@@ -118,16 +118,13 @@ func (e *env) startServerWith(deps *mcp.Deps, rateLimit bool) (*mcpServer, error
 	}
 	reg := mcp.NewRegistry(deps)
 	keys := &mcp.KeyAuthenticator{DB: e.db, Logger: deps.Logger}
-	var limiter mcp.Limiter
+	var limiter *mcp.RateLimiter
+	cfg := mcp.HandlerConfig{Registry: reg, Auth: keys, Logger: deps.Logger}
 	if rateLimit {
 		limiter = &mcp.RateLimiter{DB: e.db, Logger: deps.Logger}
+		cfg.Limiter = limiter
 	}
-	h := mcp.NewHandler(mcp.HandlerConfig{
-		Registry: reg,
-		Auth:     keys,
-		Limiter:  limiter,
-		Logger:   deps.Logger,
-	})
+	h := mcp.NewHandler(cfg)
 	root := server.New(server.Config{Logger: deps.Logger, Mounts: map[string]http.Handler{"/api/mcp/": h, "/api/mcp": h}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,7 +141,10 @@ func (e *env) startServerWith(deps *mcp.Deps, rateLimit bool) (*mcpServer, error
 	go pprof.Do(bg, pprof.Labels("side", "server"), func(ctx context.Context) {
 		defer close(s.done)
 		go keys.Run(ctx, 10*time.Second) // batched last-use writes, as serve runs them
-		s.srv.Serve(ln)                  //nolint:errcheck
+		if limiter != nil {
+			go limiter.Run(ctx, time.Hour) // leases settled, as serve runs it
+		}
+		s.srv.Serve(ln) //nolint:errcheck
 	})
 	return s, nil
 }
@@ -158,5 +158,5 @@ func (s *mcpServer) close() {
 }
 
 // rateLimitNote says what the limiter does per request.
-const rateLimitNote = "the plan rate limiter counts every request in Postgres (one statement, shared by all replicas), " +
-	"on a plan whose limits the run cannot reach."
+const rateLimitNote = "the plan rate limiter counts requests in Postgres, shared by all replicas (one statement per request, " +
+	"or per lease of a block of the budget when a workspace sends many), on a plan whose limits the run cannot reach."

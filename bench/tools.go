@@ -32,7 +32,9 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 		"no initialize (" + protocol2025 + " and " + protocol2026 + " eras); pgx: the very statements the tool sent, " +
 		"captured through a pgx tracer and replayed on a pooled connection, rows read undecoded. " +
 		"The server authenticates each request (key lookup by hash, cached for 2s), checks scopes, runs the tool and encodes JSON; " +
-		rateLimitNote + " mcp/2026-nolimit: the same calls on a server without the rate limiter."}
+		rateLimitNote + " mcp/2026-nolimit: the same calls on a server without the rate limiter. " +
+		"http+pgx: the same client posting the same requests to a bare net/http handler that replays the same statements " +
+		"and answers a fixed JSON-RPC result (no authentication, rate limit, validation or encoding): what HTTP on loopback costs."}
 
 	ws, key, err := e.workspace(ctx, "bench-tools")
 	if err != nil {
@@ -94,42 +96,51 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 		return nil, err
 	}
 	defer unlimited.close()
+	floorStmts := map[string][]statement{}
+	for _, w := range workloads {
+		for i, a := range w.args {
+			floorStmts[string(a)] = w.stmts[i]
+		}
+	}
+	floor, err := startHTTPFloor(e.db.Pool, floorStmts)
+	if err != nil {
+		return nil, err
+	}
+	defer floor.close()
 
 	for _, w := range workloads {
 		for _, conc := range cfg.Concurrency {
 			vs := []variant{{name: "pgx", label: "baseline", op: func(ctx context.Context, worker, i int) error {
 				return replay(ctx, e.db.Pool, w.stmts[pick(worker, i, len(w.stmts))])
 			}}}
-			for _, proto := range []string{protocol2025, protocol2026} {
-				client, err := newRPCClient(srv.URL, key, proto, conc)
+			// Both protocol eras; the same calls on a server without the rate limiter (the
+			// difference is what counting requests costs); and the bare HTTP floor.
+			for _, c := range []struct{ name, url, proto string }{
+				{"mcp/" + protocol2025[:4], srv.URL, protocol2025},
+				{"mcp/" + protocol2026[:4], srv.URL, protocol2026},
+				{"mcp/2026-nolimit", unlimited.URL, protocol2026},
+				{"http+pgx", floor.URL, protocol2025},
+			} {
+				client, err := newRPCClient(c.url, key, c.proto, conc)
 				if err != nil {
 					return nil, err
 				}
 				defer client.close()
-				vs = append(vs, variant{name: "mcp/" + proto[:4], label: "client", op: func(ctx context.Context, worker, i int) error {
+				vs = append(vs, variant{name: c.name, label: "client", op: func(ctx context.Context, worker, i int) error {
 					_, err := client.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
 					return err
 				}})
 			}
-			// The same calls on a server without the rate limiter: the difference is what
-			// counting each request in Postgres costs.
-			nolimit, err := newRPCClient(unlimited.URL, key, protocol2026, conc)
-			if err != nil {
-				return nil, err
-			}
-			defer nolimit.close()
-			vs = append(vs, variant{name: "mcp/2026-nolimit", label: "client", op: func(ctx context.Context, worker, i int) error {
-				_, err := nolimit.call(ctx, worker, i, w.tool, w.args[pick(worker, i, len(w.args))])
-				return err
-			}})
 			rs, err := compare(ctx, conc, cfg.Warmup, cfg.Duration, cfg.Rounds, vs)
 			if err != nil {
 				return nil, fmt.Errorf("%s c=%d: %w", w.tool, conc, err)
 			}
 			bare := rs[0].row(w.tool, vs[0].name, conc, "calls/s")
-			for i, r := range rs[1:] {
+			httpRow := rs[len(rs)-1].row(w.tool, vs[len(vs)-1].name, conc, "calls/s")
+			httpRow.Ratio, httpRow.RatioOf = httpRow.PerSecond/bare.PerSecond, "of pgx"
+			for i, r := range rs[1 : len(rs)-1] {
 				row := r.row(w.tool, vs[i+1].name, conc, "calls/s")
-				row.Ratio, row.RatioOf = row.PerSecond/bare.PerSecond, "of pgx"
+				row.Ratio, row.RatioOf = row.PerSecond/bare.PerSecond, fmt.Sprintf("of pgx (%.2f of http+pgx)", row.PerSecond/httpRow.PerSecond)
 				if w.tool == "tickets.get" && conc == 8 && !strings.HasSuffix(row.Path, "-nolimit") {
 					row.Target = fmt.Sprintf("≥%d/s, ≥%.0f%% of pgx", targetToolCallsPerSecond, targetToolRatio*100)
 					row.Met = boolPtr(row.PerSecond >= targetToolCallsPerSecond && row.Ratio >= targetToolRatio)
@@ -137,8 +148,9 @@ func runTools(ctx context.Context, e *env) (*SectionResult, error) {
 				e.table.row(SectionTools, row)
 				res.Rows = append(res.Rows, row)
 			}
+			e.table.row(SectionTools, httpRow)
 			e.table.row(SectionTools, bare)
-			res.Rows = append(res.Rows, bare)
+			res.Rows = append(res.Rows, httpRow, bare)
 		}
 	}
 	return res, nil

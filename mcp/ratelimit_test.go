@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/mcp"
 	"github.com/nubiq/hub/mcp/mcptest"
+	"github.com/nubiq/hub/postgres"
 )
 
 // checkHeaders asserts the four X-RateLimit-* headers.
@@ -111,7 +113,8 @@ func TestRateLimitDayEdge(t *testing.T) {
 	}
 	r := post(t, env.URL, key, toolsList, nil)
 	checkRefused(t, r, "day", 60, time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC))
-	checkHeaders(t, r, 100, 94, 5, 0)
+	// The refused request took nothing of the minute either.
+	checkHeaders(t, r, 100, 95, 5, 0)
 	clk.Set(time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC))
 	if r := post(t, env.URL, key, toolsList, nil); r.Status != http.StatusOK {
 		t.Fatalf("first request of the next day: %d %s", r.Status, r.Body)
@@ -153,6 +156,83 @@ func TestRateLimitSharedByTwoServers(t *testing.T) {
 	wg.Wait()
 	if statuses[http.StatusOK] != 60 || statuses[http.StatusTooManyRequests] != 40 {
 		t.Fatalf("100 concurrent requests over two servers: %v, want 60 × 200 and 40 × 429", statuses)
+	}
+}
+
+// A workspace sending many requests is served from leased blocks of its budget: on one
+// server exactly its limit is served; over two, never more, and once the servers have settled
+// their leases the workspace's and the keys' counts are exactly what was served.
+func TestRateLimitLeasesUnderLoad(t *testing.T) {
+	t.Parallel()
+	const limit, sent = 3000, 4000
+	for _, servers := range []int{1, 2} {
+		t.Run(strconv.Itoa(servers)+" servers", func(t *testing.T) {
+			clk := newClock(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
+			var limiters []*mcp.RateLimiter
+			var envs []*mcptest.Env
+			for i := range servers {
+				lim := &mcp.RateLimiter{Now: clk.Now}
+				var db *postgres.DB
+				if i > 0 {
+					db = envs[0].DB
+				}
+				env := mcptest.New(t, db, mcptest.WithHandlerConfig(func(c *mcp.HandlerConfig) { c.Limiter = lim }))
+				lim.DB = env.DB
+				limiters, envs = append(limiters, lim), append(envs, env)
+			}
+			ctx := context.Background()
+			if _, err := envs[0].DB.SetPlan(ctx, nubiq.Plan{Name: "bulk", PerMinute: limit, PerDay: 1000000}); err != nil {
+				t.Fatal(err)
+			}
+			ws := envs[0].Workspace(t, "Acme", "bulk")
+			keys := []string{envs[0].Key(t, ws), envs[0].Key(t, ws)}
+
+			var mu sync.Mutex
+			statuses := map[int]int{}
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Go(func() {
+					for i := g; i < sent; i += 16 {
+						r := post(t, envs[i%servers].URL, keys[i%2], `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil)
+						mu.Lock()
+						statuses[r.Status]++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			served := statuses[http.StatusOK]
+			if served+statuses[http.StatusTooManyRequests] != sent || served > limit || (servers == 1 && served != limit) {
+				t.Fatalf("%d requests over %d server(s): %v; limit %d", sent, servers, statuses, limit)
+			}
+			for _, l := range limiters {
+				if err := l.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := nubiq.CurrentUsageWindows(clk.Now())
+			counted, _ := envs[0].DB.UsageCounter(ctx, ws, 0, "minute", w.Minute)
+			day, _ := envs[0].DB.UsageCounter(ctx, ws, 0, "day", w.Day)
+			list, _ := envs[0].DB.ListAPIKeys(ctx, ws)
+			perKey := 0
+			for _, k := range list {
+				n, _ := envs[0].DB.UsageCounter(ctx, ws, k.ID, "month", w.Month)
+				perKey += n
+			}
+			if counted != served || day != served || perKey != served {
+				t.Fatalf("served %d; counted minute %d, day %d, keys %d", served, counted, day, perKey)
+			}
+			var st mcp.RateLimiterStats
+			for _, l := range limiters {
+				st.Statements += l.Stats().Statements
+				st.FromLease += l.Stats().FromLease
+			}
+			if st.Statements > int64(sent/4) || st.FromLease < int64(served/2) {
+				t.Errorf("%d statements for %d requests, %d served from leases: blocks were not leased", st.Statements, sent, st.FromLease)
+			}
+			t.Logf("%d servers: %d served of %d sent (limit %d), %d statements, %d served from leases",
+				servers, served, sent, limit, st.Statements, st.FromLease)
+		})
 	}
 }
 

@@ -23,72 +23,21 @@ type RequestCount struct {
 }
 
 // CountRequest counts one request of a key against its workspace's per-minute and per-day
-// limits, in one statement, so that every replica shares one budget:
-//
-//   - the workspace's minute row (key_id 0) is incremented only while below perMinute;
-//   - the workspace's day row only if the minute row was, and only while below perDay;
-//   - the key's own minute, day and month rows (usage reporting) only if both were.
-//
-// ON CONFLICT DO UPDATE locks each row and evaluates its condition on the latest version, so
-// concurrent requests cannot overshoot a limit. A refused request therefore costs nothing,
-// except that one refused for the day still takes a slot of its minute, which no longer
-// matters once the day's budget is spent.
+// limits, in one round trip, so that every replica shares one budget: the workspace's minute
+// and day rows are incremented only if both are below their limits, and then the key's own
+// minute, day and month rows (usage reporting) too. A refused request counts nowhere. It is
+// a lease of one slot (LeaseRequests).
 func (db *DB) CountRequest(ctx context.Context, workspaceID, keyID int64, at time.Time, perMinute, perDay int) (*RequestCount, error) {
-	w := nubiq.CurrentUsageWindows(at)
-	var minute, day, dayBefore *int32
-	// Every request of a workspace updates the same rows, so each waits for the previous one's
-	// commit; with a synchronous commit that is a WAL flush per request, one after the other,
-	// which capped a workspace at a few hundred requests a second whatever its plan. The count
-	// commits asynchronously instead: it is still exact between the requests of every replica
-	// (row locks decide, not durability), and a crash of the database can only forget the
-	// last fraction of a second of counts. BEGIN … COMMIT go in one batch: one round trip.
-	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
-	b.Queue(`SET LOCAL synchronous_commit = off`)
-	row := b.Queue(`
-		WITH minute AS (
-			INSERT INTO usage_counters AS u (workspace_id, key_id, window_kind, window_start, count)
-			VALUES ($1, 0, 'minute', $3, 1)
-			ON CONFLICT (workspace_id, window_kind, window_start, key_id)
-			DO UPDATE SET count = u.count + 1 WHERE u.count < $6
-			RETURNING u.count
-		), day AS (
-			INSERT INTO usage_counters AS u (workspace_id, key_id, window_kind, window_start, count)
-			SELECT $1, 0, 'day', $4, 1 FROM minute
-			ON CONFLICT (workspace_id, window_kind, window_start, key_id)
-			DO UPDATE SET count = u.count + 1 WHERE u.count < $7
-			RETURNING u.count
-		), per_key AS (
-			INSERT INTO usage_counters AS u (workspace_id, key_id, window_kind, window_start, count)
-			SELECT $1, $2, w.kind, w.start, 1
-			FROM day, (VALUES ('minute', $3::timestamptz), ('day', $4::timestamptz), ('month', $5::timestamptz)) AS w (kind, start)
-			ON CONFLICT (workspace_id, window_kind, window_start, key_id)
-			DO UPDATE SET count = u.count + 1
-			RETURNING 1
-		)
-		SELECT (SELECT count FROM minute), (SELECT count FROM day),
-		       (SELECT count FROM usage_counters
-		        WHERE workspace_id = $1 AND key_id = 0 AND window_kind = 'day' AND window_start = $4),
-		       (SELECT count(*) FROM per_key)`,
-		workspaceID, keyID, w.Minute, w.Day, w.Month, perMinute, perDay)
-	row.QueryRow(func(r pgx.Row) error { return r.Scan(&minute, &day, &dayBefore, new(int64)) })
-	b.Queue(`COMMIT`)
-	err := db.Pool.SendBatch(ctx, b).Close()
+	l, err := db.LeaseRequests(ctx, workspaceID, keyID, at, 1, perMinute, perDay, nil)
 	if err != nil {
-		return nil, fmt.Errorf("count request of workspace %d: %w", workspaceID, unavailable(err))
+		return nil, err
 	}
-	c := &RequestCount{Allowed: day != nil}
-	switch {
-	case minute == nil:
-		// The minute row was full and left as it was; it holds perMinute.
-		c.Refused, c.Minute = "minute", perMinute
-		if dayBefore != nil {
-			c.Day = int(*dayBefore)
-		}
-	case day == nil:
-		c.Refused, c.Minute, c.Day = "day", int(*minute), perDay
-	default:
-		c.Minute, c.Day = int(*minute), int(*day)
+	c := &RequestCount{Allowed: l.Granted > 0, Refused: l.Refused, Minute: l.Minute, Day: l.Day}
+	switch l.Refused {
+	case "minute":
+		c.Minute = perMinute
+	case "day":
+		c.Day = perDay
 	}
 	return c, nil
 }
@@ -174,4 +123,157 @@ func (db *DB) UsageCounter(ctx context.Context, workspaceID, keyID int64, kind s
 		return 0, unavailable(err)
 	}
 	return n, nil
+}
+
+// LeaseMinRemainingPerSlot bounds a lease: a grant never exceeds 1/LeaseMinRemainingPerSlot
+// of what is left of the workspace's tighter window. Slots leased to one node and not yet
+// served are missing to the others until they are served or given back, so leases are kept
+// to a small share of the budget (a Pro workspace's 60 a minute never leases more than one).
+const LeaseMinRemainingPerSlot = 64
+
+// RequestLease is the outcome of LeaseRequests.
+type RequestLease struct {
+	// Granted slots were counted in the workspace's minute and day rows; 0 when a window was
+	// full (Refused names it).
+	Granted int
+	Refused string
+	// Minute and Day are the workspace's counts after the grant, every granted slot included.
+	Minute, Day int
+}
+
+// KeyCount is a number of served requests of a key, in the windows they were served in, not
+// yet written to the key's usage rows.
+type KeyCount struct {
+	KeyID   int64
+	Windows nubiq.UsageWindows
+	Count   int
+}
+
+// LeaseRequests takes up to want request slots of the workspace's current minute and day
+// windows at once, for a node to serve them without a statement each. The grant is capped by
+// what is left of either window and by LeaseMinRemainingPerSlot, and is at least 1 while
+// anything is left, so that near a limit every request is counted one by one, as CountRequest
+// does. The first granted slot is the asking request's: it is counted in keyID's rows at once.
+// pending, served from earlier leases, is written to the keys' rows in the same transaction.
+//
+// Like CountRequest the transaction locks the workspace's minute row, then its day row, then
+// key rows in key order, and commits asynchronously; concurrent leases and counts on any node
+// cannot overshoot a limit.
+func (db *DB) LeaseRequests(ctx context.Context, workspaceID, keyID int64, at time.Time, want, perMinute, perDay int, pending []KeyCount) (*RequestLease, error) {
+	w := nubiq.CurrentUsageWindows(at)
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	// Rows inserted by a statement are invisible to the rest of it: create them first, then
+	// lock them in the order every counting transaction uses.
+	b.Queue(`INSERT INTO usage_counters (workspace_id, key_id, window_kind, window_start, count)
+		VALUES ($1, 0, 'minute', $2, 0), ($1, 0, 'day', $3, 0)
+		ON CONFLICT (workspace_id, window_kind, window_start, key_id) DO NOTHING`, workspaceID, w.Minute, w.Day)
+	b.Queue(`SELECT 1 FROM usage_counters
+		WHERE workspace_id = $1 AND key_id = 0
+		  AND ((window_kind = 'minute' AND window_start = $2) OR (window_kind = 'day' AND window_start = $3))
+		ORDER BY window_kind DESC FOR UPDATE`, workspaceID, w.Minute, w.Day)
+	l := &RequestLease{}
+	// The asking request's own count goes with the pending ones, only if slots were granted;
+	// key rows are written in key order so that flushes on different nodes never deadlock.
+	b.Queue(`
+		WITH cur AS (
+			SELECT (SELECT count FROM usage_counters
+			        WHERE workspace_id = $1 AND key_id = 0 AND window_kind = 'minute' AND window_start = $2) AS m,
+			       (SELECT count FROM usage_counters
+			        WHERE workspace_id = $1 AND key_id = 0 AND window_kind = 'day' AND window_start = $3) AS d
+		), g AS (
+			SELECT m, d, CASE WHEN least($5 - m, $6 - d) <= 0 THEN 0
+			                  ELSE greatest(1, least($4, least($5 - m, $6 - d) / $7)) END AS n
+			FROM cur
+		), um AS (
+			UPDATE usage_counters u SET count = u.count + g.n FROM g
+			WHERE g.n > 0 AND u.workspace_id = $1 AND u.key_id = 0 AND u.window_kind = 'minute' AND u.window_start = $2
+			RETURNING 1
+		), ud AS (
+			UPDATE usage_counters u SET count = u.count + g.n FROM g
+			WHERE g.n > 0 AND u.workspace_id = $1 AND u.key_id = 0 AND u.window_kind = 'day' AND u.window_start = $3
+			RETURNING 1
+		), pk AS (
+			INSERT INTO usage_counters AS u (workspace_id, key_id, window_kind, window_start, count)
+			SELECT $1, p.key_id, w.kind, w.start, sum(p.n)
+			FROM (SELECT * FROM unnest($9::bigint[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::int[])
+			      UNION ALL
+			      SELECT $8::bigint, $2::timestamptz, $3::timestamptz, $14::timestamptz, 1 FROM g WHERE g.n > 0
+			     ) AS p (key_id, minute, day, month, n),
+			     LATERAL (VALUES (1, 'minute', p.minute), (2, 'day', p.day), (3, 'month', p.month)) AS w (ord, kind, start)
+			GROUP BY p.key_id, w.ord, w.kind, w.start
+			ORDER BY p.key_id, w.ord, w.start
+			ON CONFLICT (workspace_id, window_kind, window_start, key_id) DO UPDATE SET count = u.count + EXCLUDED.count
+			RETURNING 1
+		)
+		SELECT g.n, g.m + g.n, g.d + g.n,
+		       (SELECT count(*) FROM um) + (SELECT count(*) FROM ud) + (SELECT count(*) FROM pk)
+		FROM g`,
+		append([]any{workspaceID, w.Minute, w.Day, want, perMinute, perDay, LeaseMinRemainingPerSlot, keyID},
+			append(keyCountArrays(pending), w.Month)...)...,
+	).QueryRow(func(r pgx.Row) error { return r.Scan(&l.Granted, &l.Minute, &l.Day, new(int64)) })
+	b.Queue(`COMMIT`)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("lease requests of workspace %d: %w", workspaceID, unavailable(err))
+	}
+	if l.Granted == 0 {
+		l.Refused = "day"
+		if l.Minute >= perMinute {
+			l.Refused = "minute"
+		}
+	}
+	return l, nil
+}
+
+// SettleRequests gives back unused slots of a lease taken in windows w (they are taken off
+// the workspace's minute and day rows, so that other nodes may use them) and writes pending
+// key counts.
+func (db *DB) SettleRequests(ctx context.Context, workspaceID int64, w nubiq.UsageWindows, unused int, pending []KeyCount) error {
+	if unused <= 0 && len(pending) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	if unused > 0 {
+		// Minute row first, then the day row: the order every counting transaction locks them in.
+		for _, r := range []struct {
+			kind  string
+			start time.Time
+		}{{"minute", w.Minute}, {"day", w.Day}} {
+			b.Queue(`UPDATE usage_counters SET count = greatest(0, count - $4)
+				WHERE workspace_id = $1 AND key_id = 0 AND window_kind = $2 AND window_start = $3`,
+				workspaceID, r.kind, r.start, unused)
+		}
+	}
+	if len(pending) > 0 {
+		b.Queue(`
+			INSERT INTO usage_counters AS u (workspace_id, key_id, window_kind, window_start, count)
+			SELECT $1, p.key_id, w.kind, w.start, sum(p.n)
+			FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::int[]) AS p (key_id, minute, day, month, n),
+			     LATERAL (VALUES (1, 'minute', p.minute), (2, 'day', p.day), (3, 'month', p.month)) AS w (ord, kind, start)
+			GROUP BY p.key_id, w.ord, w.kind, w.start
+			ORDER BY p.key_id, w.ord, w.start
+			ON CONFLICT (workspace_id, window_kind, window_start, key_id) DO UPDATE SET count = u.count + EXCLUDED.count`,
+			append([]any{workspaceID}, keyCountArrays(pending)...)...)
+	}
+	b.Queue(`COMMIT`)
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("settle requests of workspace %d: %w", workspaceID, unavailable(err))
+	}
+	return nil
+}
+
+// keyCountArrays spreads key counts into the five arrays the flush statements unnest.
+func keyCountArrays(pending []KeyCount) []any {
+	ids := make([]int64, len(pending))
+	minutes := make([]time.Time, len(pending))
+	days := make([]time.Time, len(pending))
+	months := make([]time.Time, len(pending))
+	ns := make([]int32, len(pending))
+	for i, p := range pending {
+		ids[i], minutes[i], days[i], months[i], ns[i] = p.KeyID, p.Windows.Minute, p.Windows.Day, p.Windows.Month, int32(p.Count)
+	}
+	return []any{ids, minutes, days, months, ns}
 }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,146 @@ func TestCountRequestExactUnderConcurrency(t *testing.T) {
 	k2, _ := db.UsageCounter(ctx, w.ID, 2, "month", win.Month)
 	if k1+k2 != limit {
 		t.Fatalf("keys' month counts %d + %d, want %d in all", k1, k2, limit)
+	}
+}
+
+func TestLeaseRequests(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	w, _ := db.CreateWorkspace(ctx, "Acme", "pro")
+	at := time.Date(2030, 1, 1, 10, 0, 30, 0, time.UTC)
+	win := nubiq.CurrentUsageWindows(at)
+	lease := func(key int64, want, perMinute, perDay int, pending []postgres.KeyCount) *postgres.RequestLease {
+		t.Helper()
+		l, err := db.LeaseRequests(ctx, w.ID, key, at, want, perMinute, perDay, pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	counter := func(key int64, kind string) int {
+		t.Helper()
+		start := map[string]time.Time{"minute": win.Minute, "day": win.Day, "month": win.Month}[kind]
+		n, err := db.UsageCounter(ctx, w.ID, key, kind, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// What is asked, while far from the limits; the asking request is its key's at once.
+	if l := lease(1, 50, 6400, 100000, nil); l.Granted != 50 || l.Minute != 50 || l.Day != 50 || l.Refused != "" {
+		t.Fatalf("first lease: %+v", l)
+	}
+	if counter(1, "minute") != 1 || counter(1, "month") != 1 {
+		t.Fatalf("asking key counted %d/%d, want 1", counter(1, "minute"), counter(1, "month"))
+	}
+	// Capped at a 64th of what is left: (6400 - 50) / 64 = 99. The 49 served from the first
+	// lease are written with it, for two keys.
+	pending := []postgres.KeyCount{{KeyID: 1, Windows: win, Count: 30}, {KeyID: 2, Windows: win, Count: 19}}
+	if l := lease(2, 500, 6400, 100000, pending); l.Granted != 99 || l.Minute != 149 {
+		t.Fatalf("capped lease: %+v", l)
+	}
+	if counter(1, "day") != 31 || counter(2, "day") != 20 || counter(2, "month") != 20 {
+		t.Fatalf("key counts %d, %d after the flush, want 31 and 20", counter(1, "day"), counter(2, "day"))
+	}
+	// Unused slots given back, served ones written.
+	if err := db.SettleRequests(ctx, w.ID, win, 90, []postgres.KeyCount{{KeyID: 2, Windows: win, Count: 8}}); err != nil {
+		t.Fatal(err)
+	}
+	if counter(0, "minute") != 59 || counter(0, "day") != 59 || counter(2, "minute") != 28 {
+		t.Fatalf("after settling: workspace %d/%d, key 2 %d; want 59/59 and 28", counter(0, "minute"), counter(0, "day"), counter(2, "minute"))
+	}
+	if counter(0, "minute") != counter(1, "minute")+counter(2, "minute") {
+		t.Fatalf("workspace minute %d != keys' %d + %d", counter(0, "minute"), counter(1, "minute"), counter(2, "minute"))
+	}
+	// Near a limit, one slot at a time, then none; the tighter window decides.
+	if l := lease(1, 500, 100, 100000, nil); l.Granted != 1 || l.Minute != 60 {
+		t.Fatalf("near the minute limit: %+v", l)
+	}
+	if l := lease(1, 500, 1000, 60, nil); l.Granted != 0 || l.Refused != "day" || l.Minute != 60 || l.Day != 60 {
+		t.Fatalf("day full: %+v", l)
+	}
+	if l := lease(1, 500, 60, 1000, nil); l.Granted != 0 || l.Refused != "minute" {
+		t.Fatalf("minute full: %+v", l)
+	}
+	if counter(0, "minute") != 60 || counter(1, "minute") != 32 {
+		t.Fatalf("refusals counted: workspace %d, key 1 %d; want 60 and 32", counter(0, "minute"), counter(1, "minute"))
+	}
+}
+
+// TestLeasesAndCountsExactUnderConcurrency: nodes leasing blocks, serving them, giving back
+// what they did not serve, and counting single requests, all at once, never exceed the limit,
+// and the counts written add up to exactly what was served.
+func TestLeasesAndCountsExactUnderConcurrency(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	w, _ := db.CreateWorkspace(ctx, "Acme", "pro")
+	at := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+	win := nubiq.CurrentUsageWindows(at)
+	const limit = 3000
+	var served atomic.Int64
+	var wg sync.WaitGroup
+	for k := range 8 {
+		wg.Go(func() {
+			key := int64(k%3 + 1)
+			for i := 0; ; i++ {
+				if k%4 == 0 { // counts request by request
+					c, err := db.CountRequest(ctx, w.ID, key, at, limit, 1000000)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !c.Allowed {
+						return
+					}
+					served.Add(1)
+					continue
+				}
+				l, err := db.LeaseRequests(ctx, w.ID, key, at, 10+i%40, limit, 1000000, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if l.Granted == 0 {
+					return
+				}
+				// Serve all but a few, give those back.
+				unused := min(l.Granted-1, i%3)
+				n := l.Granted - unused
+				served.Add(int64(n))
+				var pending []postgres.KeyCount
+				if n > 1 {
+					pending = []postgres.KeyCount{{KeyID: key, Windows: win, Count: n - 1}}
+				}
+				if err := db.SettleRequests(ctx, w.ID, win, unused, pending); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ws, _ := db.UsageCounter(ctx, w.ID, 0, "minute", win.Minute)
+	keys := 0
+	for key := int64(1); key <= 3; key++ {
+		n, _ := db.UsageCounter(ctx, w.ID, key, "month", win.Month)
+		keys += n
+	}
+	if int64(ws) != served.Load() || int64(keys) != served.Load() || served.Load() > limit {
+		t.Fatalf("served %d (limit %d); workspace counted %d, keys %d", served.Load(), limit, ws, keys)
+	}
+	// Slots given back while others were refused are still there: the rest of the budget is
+	// served one by one, and then not one more.
+	for served.Load() < limit {
+		c, err := db.CountRequest(ctx, w.ID, 1, at, limit, 1000000)
+		if err != nil || !c.Allowed {
+			t.Fatalf("after %d served of %d: %+v, %v", served.Load(), limit, c, err)
+		}
+		served.Add(1)
+	}
+	if c, err := db.CountRequest(ctx, w.ID, 1, at, limit, 1000000); err != nil || c.Allowed {
+		t.Fatalf("one more than the limit: %+v, %v", c, err)
 	}
 }
 
