@@ -381,8 +381,8 @@ func (f *searchFloor) run(ctx context.Context, mode string, i int) error {
 }
 
 // keyword runs the request the service's keyword side runs (the service builds it): the query
-// against the combined field and, weighted down, the title, within the workspace, 51 deep
-// (one more than ranked, to see whether the cut falls between tied scores), best first.
+// against the combined field and, weighted down, the title, within the workspace, best first,
+// 50 deep and a few more (to see whether the cut falls inside a run of tied scores).
 func (f *searchFloor) keyword(ctx context.Context, text string) error {
 	req := f.node.svc.KeywordRequest(f.ws, text, 50)
 	if req == nil {

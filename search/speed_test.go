@@ -66,7 +66,7 @@ func TestKeywordRankingTies(t *testing.T) {
 	for range 2 { // the best two, tied with each other
 		docs = append(docs, searchtest.Doc{Title: "Rotating keys", Text: "Rotate the signing keys, then rotate the backup keys."})
 	}
-	for range 12 { // tied with each other, below the best two
+	for range 40 { // tied with each other, below the best two
 		docs = append(docs, searchtest.Doc{Title: "Keys", Text: "Where the signing keys are kept, and who may rotate them."})
 	}
 	docIDs := env.AddDocuments(t, ws, docs...)
@@ -94,7 +94,9 @@ func TestKeywordRankingTies(t *testing.T) {
 		return out
 	}
 	require.Equal(t, best, ranking(2), "the cut between the tied best and the rest")
-	require.Equal(t, append(slices.Clone(best), rest[:5]...), ranking(7), "the cut among the tied rest")
+	require.Equal(t, append(slices.Clone(best), rest[:1]...), ranking(3), "the cut in the tied rest, the tie running past the chunks asked for")
+	require.Equal(t, append(slices.Clone(best), rest[:10]...), ranking(12), "the same, deeper")
+	require.Equal(t, append(slices.Clone(best), rest[:35]...), ranking(37), "the cut in the tied rest, bleve's last match within reach")
 	require.Equal(t, append(slices.Clone(best), rest...), ranking(50), "everything")
 	require.Equal(t, best[:1], ranking(1), "the cut between the tied best")
 }
