@@ -160,7 +160,8 @@ func validateDocumentSearch(p *nubiq.DocumentSearch) error {
 // documentQuery builds the keyword query: the query text against the combined field and,
 // weighted down, the title, once per analyser in use (French documents are matched with a
 // French analysis of the query), within the workspace and the filters. Filter clauses have
-// boost 0 (the workspace is a bleve filter): they select but do not score.
+// boost 0: they select but do not score (the workspace's clause is left out when the index
+// holds no other workspace: see searchindex.Filtered).
 func (s *Service) documentQuery(workspaceID int64, text string, f *postgres.DocumentFilter) query.Query {
 	ix := s.cfg.Indexes.Documents
 	m := ix.Mapping()

@@ -13,13 +13,15 @@ import (
 // restriction: the documents q matches keep exactly the scores q gives them. Every document
 // of the index must have a value in field (as every chunk has a workspace).
 //
-// The restriction costs a step through field's postings for every document q matches, which
-// at 100,000 chunks, where common words match most of them, is about as much as q itself.
-// When no document of the searched snapshot has another value in field — a node whose index
-// holds a single workspace — it restricts nothing and is left out. The check is made on the
-// snapshot the search reads (so a workspace indexed meanwhile is not missed) and looks at no
-// more than two terms of field's dictionary; terms left by deleted documents only make it
-// keep the restriction.
+// The restriction is a conjunction with a weight-0 term: bleve leapfrogs between the term's
+// postings and q's, so a workspace that is a small share of a shared index costs in
+// proportion to its own chunks. But a workspace that is most of the index is stepped through
+// and scored for nearly every document q matches, which at 100,000 chunks, where common words
+// match most of them, is about as much work as q itself. So when no document of the searched
+// snapshot has another value in field — a node whose index holds a single workspace — the
+// restriction is left out: it could not exclude anything. The check is made on the snapshot
+// the search reads (so a workspace indexed meanwhile is not missed) and looks at no more than
+// two terms of field's dictionary; terms left by deleted documents only keep the restriction.
 func Filtered(q query.Query, field, value string) query.Query {
 	return &filtered{q: q, field: field, value: value}
 }
@@ -39,9 +41,8 @@ func (f *filtered) Searcher(ctx context.Context, i index.IndexReader, m mapping.
 	}
 	t := query.NewTermQuery(f.value)
 	t.SetField(f.field)
-	b := query.NewBooleanQuery([]query.Query{f.q}, nil, nil)
-	b.AddFilter(t)
-	return b.Searcher(ctx, i, m, options)
+	t.SetBoost(0)
+	return query.NewConjunctionQuery([]query.Query{t, f.q}).Searcher(ctx, i, m, options)
 }
 
 // soleValue reports whether value is the only term of field in the snapshot.
