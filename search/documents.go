@@ -100,6 +100,13 @@ func (s *Service) rankings(ctx context.Context, workspaceID int64, mode, text st
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer func() {
+			// Out of the request's goroutine, a panic would not reach the handler's
+			// recovery and would take the server down.
+			if r := recover(); r != nil {
+				semErr = fmt.Errorf("semantic search: panic: %v", r)
+			}
+		}()
 		sem, semErr = s.semanticChunks(ctx, workspaceID, text, f, depth)
 	}()
 	kw, err = s.keywordChunks(ctx, workspaceID, text, f, depth)
@@ -285,8 +292,8 @@ func (s *Service) keywordChunks(ctx context.Context, workspaceID int64, text str
 // with the cut is among them, so ordering them here by score, then id, and cutting gives
 // exactly what bleve's tie-break would. Chunk lengths are few, so scores tie often: on the
 // benchmark's kind of corpus (100,000 chunks) the cut fell inside a tie for 53 of 300
-// queries, with at most 4 of the tied chunks beyond it. Only when the tie runs past the margin is the request made again
-// with bleve breaking ties by id.
+// queries, with at most 4 of the tied chunks beyond it. Only when the tie runs past the
+// margin is the request made again with bleve breaking ties by id.
 func topChunks(ctx context.Context, ix *searchindex.Index, q query.Query, depth int) (bsearch.DocumentMatchCollection, error) {
 	req := keywordRequest(q, depth)
 	res, err := ix.Search(ctx, req)

@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nubiq/hub"
+	"github.com/nubiq/hub/indexer"
 	"github.com/nubiq/hub/search"
 	"github.com/nubiq/hub/search/searchtest"
 )
@@ -127,4 +129,41 @@ func TestHybridFusesBothRankings(t *testing.T) {
 		require.Equal(t, want, h.FoundBy)
 	}
 	require.True(t, strings.Contains(strings.Join(res.Results[0].FoundBy, ","), search.FoundByKeyword))
+}
+
+// failingEmbedder embeds documents as the hash embedder does, but fails on queries: with an
+// error, or by panicking.
+type failingEmbedder struct {
+	indexer.Embedder
+	panics bool
+}
+
+func (e failingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if e.panics {
+		panic("embedder broke")
+	}
+	return nil, errors.New("embedder unreachable")
+}
+
+// The semantic side of a hybrid search runs beside the keyword side: its failure, even a
+// panic, comes back as the search's error.
+func TestHybridSemanticSideFails(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		env := searchtest.New(t, nil, searchtest.WithSearch(func(c *search.Config) {
+			c.Embedder = failingEmbedder{Embedder: c.Embedder, panics: panics}
+		}))
+		ws := searchtest.Workspace(t, env.DB, "acme")
+		env.AddDocument(t, ws, searchtest.Doc{Title: "Installing the agent", Text: "Run the installer."})
+		env.Sync(t)
+		_, err := env.Service.Documents(context.Background(), ws, nubiq.DocumentSearch{Query: "installer"})
+		require.Error(t, err)
+		if panics {
+			require.ErrorContains(t, err, "embedder broke")
+		} else {
+			require.ErrorContains(t, err, "embedder unreachable")
+		}
+		res, err := env.Service.Documents(context.Background(), ws, nubiq.DocumentSearch{Query: "installer", Mode: nubiq.SearchKeyword})
+		require.NoError(t, err)
+		require.Len(t, res.Results, 1)
+	}
 }
