@@ -58,7 +58,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"tools mcp/2025", "tools mcp/2026", "tools pgx", "ingest mcp+hash", "ingest mcp+noembed", "ingest copy",
-		"freshness 2nd node", "search mcp", "search bleve", "search pgvector", "search bleve+pgv"} {
+		"freshness 2nd node", "search mcp", "search bleve", "search pgvector", "search bleve+pgv", "search bleve||pgv"} {
 		require.True(t, paths[p], "no %s row", p)
 	}
 

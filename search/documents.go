@@ -1,6 +1,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	bsearch "github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/nubiq/hub"
@@ -43,19 +45,14 @@ func (s *Service) Documents(ctx context.Context, workspaceID int64, p nubiq.Docu
 	depth := max(50, 2*p.Limit)
 	filter := postgres.DocumentFilter{DocumentIDs: p.DocumentIDs, Metadata: p.Metadata, MimeType: p.MimeType, Updated: p.Updated}
 
-	var kw, sem []Hit
+	kw, sem, err := s.rankings(ctx, workspaceID, p.Mode, p.Query, &filter, depth)
+	if err != nil {
+		return nil, err
+	}
 	if p.Mode != nubiq.SearchSemantic {
-		var err error
-		if kw, err = s.keywordChunks(ctx, workspaceID, p.Query, &filter, depth); err != nil {
-			return nil, err
-		}
 		out.IndexRebuilding = s.cfg.Indexes.Documents.Rebuilding()
 	}
 	if p.Mode != nubiq.SearchKeyword {
-		var err error
-		if sem, err = s.semanticChunks(ctx, workspaceID, p.Query, &filter, depth); err != nil {
-			return nil, err
-		}
 		out.Embedder = s.cfg.Embedder.Name()
 	}
 	fused := Fuse(kw, sem, Fusion{
@@ -77,14 +74,51 @@ func (s *Service) Rankings(ctx context.Context, workspaceID int64, text string, 
 	if err := validateDocumentSearch(&p); err != nil {
 		return nil, nil, err
 	}
-	var f postgres.DocumentFilter
-	if kw, err = s.keywordChunks(ctx, workspaceID, p.Query, &f, depth); err != nil {
+	mode := nubiq.SearchHybrid
+	if s.cfg.Embedder == nil {
+		mode = nubiq.SearchKeyword
+	}
+	return s.rankings(ctx, workspaceID, mode, p.Query, &postgres.DocumentFilter{}, depth)
+}
+
+// rankings returns the keyword and semantic chunk rankings of a search in mode. In hybrid
+// mode the two run at once: the semantic side mostly waits on PostgreSQL (the HNSW walk runs
+// in its process) while the keyword side runs bleve in ours, so a hybrid search takes about
+// as long as the slower side rather than both in turn.
+func (s *Service) rankings(ctx context.Context, workspaceID int64, mode, text string, f *postgres.DocumentFilter, depth int) (kw, sem []Hit, err error) {
+	switch mode {
+	case nubiq.SearchKeyword:
+		kw, err = s.keywordChunks(ctx, workspaceID, text, f, depth)
+		return kw, nil, err
+	case nubiq.SearchSemantic:
+		sem, err = s.semanticChunks(ctx, workspaceID, text, f, depth)
+		return nil, sem, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var semErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			// Out of the request's goroutine, a panic would not reach the handler's
+			// recovery and would take the server down.
+			if r := recover(); r != nil {
+				semErr = fmt.Errorf("semantic search: panic: %v", r)
+			}
+		}()
+		sem, semErr = s.semanticChunks(ctx, workspaceID, text, f, depth)
+	}()
+	kw, err = s.keywordChunks(ctx, workspaceID, text, f, depth)
+	if err != nil {
+		cancel() // no use finishing the other side
+	}
+	<-done
+	if err != nil {
 		return nil, nil, err
 	}
-	if s.cfg.Embedder != nil {
-		if sem, err = s.semanticChunks(ctx, workspaceID, p.Query, &f, depth); err != nil {
-			return nil, nil, err
-		}
+	if semErr != nil {
+		return nil, nil, semErr
 	}
 	return kw, sem, nil
 }
@@ -133,7 +167,8 @@ func validateDocumentSearch(p *nubiq.DocumentSearch) error {
 // documentQuery builds the keyword query: the query text against the combined field and,
 // weighted down, the title, once per analyser in use (French documents are matched with a
 // French analysis of the query), within the workspace and the filters. Filter clauses have
-// boost 0: they select but do not score.
+// boost 0: they select but do not score (the workspace's clause is left out when the index
+// holds no other workspace: see searchindex.Filtered).
 func (s *Service) documentQuery(workspaceID int64, text string, f *postgres.DocumentFilter) query.Query {
 	ix := s.cfg.Indexes.Documents
 	m := ix.Mapping()
@@ -169,7 +204,7 @@ func (s *Service) documentQuery(workspaceID int64, text string, f *postgres.Docu
 	if len(alts) > 1 {
 		textQ = query.NewDisjunctionQuery(alts)
 	}
-	clauses := []query.Query{term(searchindex.DocFieldWorkspace, strconv.FormatInt(workspaceID, 10))}
+	var clauses []query.Query
 	if len(f.DocumentIDs) > 0 {
 		var ids []query.Query
 		for _, id := range f.DocumentIDs {
@@ -186,7 +221,10 @@ func (s *Service) documentQuery(workspaceID int64, text string, f *postgres.Docu
 	if r := dateRange(searchindex.DocFieldUpdated, f.Updated); r != nil {
 		clauses = append(clauses, r)
 	}
-	return query.NewConjunctionQuery(append(clauses, textQ))
+	if len(clauses) > 0 {
+		textQ = query.NewConjunctionQuery(append(clauses, textQ))
+	}
+	return searchindex.Filtered(textQ, searchindex.DocFieldWorkspace, strconv.FormatInt(workspaceID, 10))
 }
 
 // term is a non-scoring filter clause on a keyword field.
@@ -223,15 +261,12 @@ func (s *Service) keywordChunks(ctx context.Context, workspaceID int64, text str
 	if q == nil {
 		return nil, nil // nothing but stop words
 	}
-	req := bleve.NewSearchRequestOptions(q, depth, 0, false)
-	req.Fields = []string{searchindex.DocFieldDocument}
-	req.SortBy([]string{"-_score", "_id"})
-	res, err := s.cfg.Indexes.Documents.Search(ctx, req)
+	found, err := topChunks(ctx, s.cfg.Indexes.Documents, q, depth)
 	if err != nil {
 		return nil, err
 	}
-	hits := make([]Hit, 0, len(res.Hits))
-	for _, h := range res.Hits {
+	hits := make([]Hit, 0, len(found))
+	for _, h := range found {
 		chunk, err := searchindex.ChunkID(h.ID)
 		if err != nil {
 			return nil, err
@@ -244,6 +279,64 @@ func (s *Service) keywordChunks(ctx context.Context, workspaceID int64, text str
 		hits = append(hits, Hit{ChunkID: chunk, DocumentID: doc, Score: h.Score})
 	}
 	return hits, nil
+}
+
+// topChunks returns the depth best chunks for q, best first, ties in chunk id order (as
+// strings, as bleve sorts ids), with their document ids loaded.
+//
+// Sorting by score alone is bleve's fast path: asking bleve to break ties by id instead makes
+// it load the external id of every matching chunk as it collects, not only of the chunks
+// returned — at 100,000 chunks, where common words match most of them, a large share of
+// the request. The result is the same: bleve returns tieMargin chunks more than needed, and
+// when the last of them scores below the cut (or bleve ran out of matches), every chunk tied
+// with the cut is among them, so ordering them here by score, then id, and cutting gives
+// exactly what bleve's tie-break would. Chunk lengths are few, so scores tie often: on the
+// benchmark's kind of corpus (100,000 chunks) the cut fell inside a tie for 53 of 300
+// queries, with at most 4 of the tied chunks beyond it. Only when the tie runs past the
+// margin is the request made again with bleve breaking ties by id.
+func topChunks(ctx context.Context, ix *searchindex.Index, q query.Query, depth int) (bsearch.DocumentMatchCollection, error) {
+	req := keywordRequest(q, depth)
+	res, err := ix.Search(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	hits := res.Hits
+	if len(hits) == req.Size && len(hits) > depth && hits[len(hits)-1].Score == hits[depth-1].Score {
+		req = bleve.NewSearchRequestOptions(q, depth, 0, false)
+		req.Fields = []string{searchindex.DocFieldDocument}
+		req.SortBy([]string{"-_score", "_id"})
+		if res, err = ix.Search(ctx, req); err != nil {
+			return nil, err
+		}
+		return res.Hits, nil
+	}
+	slices.SortStableFunc(hits, func(a, b *bsearch.DocumentMatch) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return hits[:min(len(hits), depth)], nil
+}
+
+// tieMargin is how many chunks past the cut the keyword request asks for (see topChunks).
+const tieMargin = 10
+
+func keywordRequest(q query.Query, depth int) *bleve.SearchRequest {
+	req := bleve.NewSearchRequestOptions(q, depth+tieMargin, 0, false)
+	req.Fields = []string{searchindex.DocFieldDocument}
+	return req
+}
+
+// KeywordRequest returns the bleve request the keyword side of a search sends for text (nil
+// when text is nothing but stop words), for running it straight on the index as the engine's
+// floor in benchmarks.
+func (s *Service) KeywordRequest(workspaceID int64, text string, depth int) *bleve.SearchRequest {
+	q := s.documentQuery(workspaceID, strings.TrimSpace(text), &postgres.DocumentFilter{})
+	if q == nil {
+		return nil
+	}
+	return keywordRequest(q, depth)
 }
 
 func (s *Service) semanticChunks(ctx context.Context, workspaceID int64, text string, f *postgres.DocumentFilter, depth int) ([]Hit, error) {

@@ -144,6 +144,10 @@ func (s *Service) vectorStats(ctx context.Context, workspaceID int64) (postgres.
 	if err != nil {
 		return st, err
 	}
+	if st.Chunks == 0 {
+		// Not cached: an empty workspace's first document must be searchable at once.
+		return st, nil
+	}
 	s.countsMu.Lock()
 	if len(s.counts) > 10000 {
 		clear(s.counts)
