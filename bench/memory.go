@@ -41,7 +41,11 @@ func runMemory(ctx context.Context, e *env) (*SectionResult, error) {
 	if _, err := client.call(ctx, 0, 0, "documents.search", args[0]); err != nil {
 		return nil, err
 	}
-	time.Sleep(time.Second)
+	// A server on a database it has not seen rebuilds the indexes it was not handed
+	// (conversations, contacts) at start; idle means that work is done.
+	if err := p.waitIdle(ctx, 5*time.Minute); err != nil {
+		return nil, err
+	}
 	idle, _, err := p.memory()
 	if err != nil {
 		return nil, err
@@ -66,7 +70,7 @@ func runMemory(ctx context.Context, e *env) (*SectionResult, error) {
 		e.table.row(SectionMemory, row)
 	}
 	return &SectionResult{Available: true, Rows: rows, Note: fmt.Sprintf("a nubiq serve process (hash embedder) on the search section's "+
-		"corpus of %d chunks, with that corpus's bleve indexes in its data directory: resident set once its first search answered, "+
+		"corpus of %d chunks, with that corpus's bleve indexes in its data directory: resident set once its first search answered and it was idle, "+
 		"after %d hybrid documents.search calls at concurrency 8 over MCP HTTP, and its peak (VmHWM). PostgreSQL's memory is not counted.",
 		sc.chunks, r.ops)}, nil
 }

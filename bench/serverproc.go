@@ -112,6 +112,53 @@ func (p *serverProcess) memory() (rss, peak float64, err error) {
 	return rss, peak, nil
 }
 
+// cpuTime returns the CPU time the process has used so far (user and system).
+func (p *serverProcess) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields are counted after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("unexpected /proc stat: %q", b)
+	}
+	const ticks = 100 // USER_HZ, 100 on every Linux architecture Go runs on
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// waitIdle waits until the process uses less than a tenth of a core over a second (its
+// start-up work done: indexes it had to rebuild, jobs found at start), or until timeout.
+func (p *serverProcess) waitIdle(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	prev, err := p.cpuTime()
+	if err != nil {
+		return err
+	}
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		cur, err := p.cpuTime()
+		if err != nil {
+			return err
+		}
+		if cur-prev < 100*time.Millisecond {
+			return nil
+		}
+		prev = cur
+	}
+	return fmt.Errorf("server still busy after %s", timeout)
+}
+
 // stop stops the server (SIGTERM, then SIGKILL after 20s) and removes its data directory.
 func (p *serverProcess) stop() {
 	defer os.RemoveAll(p.dataDir)
