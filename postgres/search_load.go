@@ -55,13 +55,19 @@ func (db *DB) InsertIndexedDocuments(ctx context.Context, workspaceID int64, doc
 				ext = &d.ExternalID
 			}
 			hash := sha256.Sum256([]byte(d.Text))
+			// Recorded as an ingest records it: a server whose embedder has these
+			// dimensions must not take the vectors for another embedder's and reindex them.
+			dims := 0
+			if len(d.Chunks) > 0 {
+				dims = len(d.Chunks[0].Vector)
+			}
 			b.Queue(`
 				INSERT INTO documents (workspace_id, external_id, title, source_url, mime_type, language, metadata, raw,
-					size_bytes, content_hash, extracted_text, status, indexed_version, embedder, chunk_count, indexed_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ready', 1, $12, $13, now())
+					size_bytes, content_hash, extracted_text, status, indexed_version, embedder, embedding_dims, chunk_count, indexed_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'ready', 1, $12, $13, $14, now())
 				RETURNING id`,
 				workspaceID, ext, d.Title, d.SourceURL, d.MimeType, d.Language, meta, []byte(d.Text),
-				len(d.Text), hash[:], d.Text, d.Embedder, len(d.Chunks)).QueryRow(func(row pgx.Row) error {
+				len(d.Text), hash[:], d.Text, d.Embedder, dims, len(d.Chunks)).QueryRow(func(row pgx.Row) error {
 				return row.Scan(&ids[i])
 			})
 		}

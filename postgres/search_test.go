@@ -179,3 +179,20 @@ func res0(t *testing.T, db *postgres.DB, ws int64) int64 {
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT min(id) FROM documents WHERE workspace_id = $1`, ws).Scan(&id))
 	return id
 }
+
+// Documents loaded in bulk record their embedder and dimensions as an ingest does: a server
+// with that embedder finds nothing to reindex, one with other dimensions reindexes them all.
+func TestInsertIndexedDocumentsRecordEmbedder(t *testing.T) {
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	ws, err := db.CreateWorkspace(ctx, "Acme", "pro")
+	require.NoError(t, err)
+	seedChunks(t, db, ws.ID, 20, rand.New(rand.NewPCG(3, 4)))
+	res, err := db.ReindexStaleEmbeddings(ctx, ws.ID, "hash", 256)
+	require.NoError(t, err)
+	require.Nil(t, res, "documents loaded with hash/256 vectors taken for another embedder's")
+	res, err = db.ReindexStaleEmbeddings(ctx, ws.ID, "hash", 128)
+	require.NoError(t, err)
+	require.NotNil(t, res)
+	require.Equal(t, 20, res.Run.Total)
+}
