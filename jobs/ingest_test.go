@@ -88,10 +88,20 @@ func (g *gateEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, 
 
 func startRunner(t testing.TB, db *postgres.DB, emb indexer.Embedder, cfg jobs.Config) *jobs.Runner {
 	t.Helper()
+	return startRunnerWith(t, &jobs.Deps{DB: db, Embedder: emb}, cfg)
+}
+
+// startRunnerWith runs the workers with deps through a real River client until the test ends,
+// polling for jobs every few milliseconds.
+func startRunnerWith(t testing.TB, deps *jobs.Deps, cfg jobs.Config) *jobs.Runner {
+	t.Helper()
 	if cfg.FetchCooldown == 0 {
 		cfg.FetchCooldown = 5 * time.Millisecond
 	}
-	r, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: emb, Logger: slog.New(slog.DiscardHandler)}, cfg)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	r, err := jobs.NewRunner(deps, cfg)
 	require.NoError(t, err)
 	require.NoError(t, r.Start(context.Background()))
 	t.Cleanup(func() {

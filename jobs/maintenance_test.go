@@ -44,12 +44,8 @@ func TestMaintenanceFailsAbandonedIngestsAndExpiresNotifications(t *testing.T) {
 		VALUES ($1, 'old.event', 'document', 1, now() - interval '31 days'), ($1, 'new.event', 'document', 2, now() - interval '29 days')`, w.ID)
 	require.NoError(t, err)
 
-	r, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: indexer.NewHashEmbedder(16),
-		Maintenance: jobs.MaintenanceConfig{Interval: 200 * time.Millisecond, AbandonedGrace: time.Minute}},
-		jobs.Config{FetchCooldown: 5 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() { r.Stop(ctx) }) //nolint:errcheck
+	startRunnerWith(t, &jobs.Deps{DB: db, Embedder: indexer.NewHashEmbedder(16),
+		Maintenance: jobs.MaintenanceConfig{Interval: 200 * time.Millisecond, AbandonedGrace: time.Minute}}, jobs.Config{})
 
 	d := waitDoc(t, db, w.ID, abandoned.DocumentID, 20*time.Second, func(d *nubiq.Document) bool { return d.Status == nubiq.DocumentFailed })
 	require.Equal(t, "indexing failed: its job was given up after 5 attempt(s): Stuck job rescued by Rescuer", d.Error)

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -27,16 +26,8 @@ func TestIngestMovesAWorkspaceIntoTheVectorIndexWhenItOutgrowsExactRanking(t *te
 	emb := indexer.NewHashEmbedder(64)
 	require.NoError(t, db.EnsureVectorIndex(ctx, emb.Dimensions()))
 	const threshold = 40
-	r, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: emb, Logger: slog.New(slog.DiscardHandler),
-		Ingest: jobs.IngestConfig{VectorExactMax: threshold, VectorCheckEvery: time.Millisecond}},
-		jobs.Config{FetchCooldown: 5 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Stop(ctx) //nolint:errcheck
-	})
+	startRunnerWith(t, &jobs.Deps{DB: db, Embedder: emb,
+		Ingest: jobs.IngestConfig{VectorExactMax: threshold, VectorCheckEvery: time.Millisecond}}, jobs.Config{})
 	ws, err := db.CreateWorkspace(ctx, "growing", "pro")
 	require.NoError(t, err)
 	svc := search.New(search.Config{DB: db, Embedder: emb, ExactScanMax: threshold})
@@ -121,17 +112,9 @@ func TestMaintenanceQueuesTheVectorIndexJob(t *testing.T) {
 	}
 	_, err = db.InsertIndexedDocuments(ctx, ws.ID, docs)
 	require.NoError(t, err)
-	r, err := jobs.NewRunner(&jobs.Deps{DB: db, Embedder: emb, Logger: slog.New(slog.DiscardHandler),
+	startRunnerWith(t, &jobs.Deps{DB: db, Embedder: emb,
 		Ingest:      jobs.IngestConfig{VectorExactMax: 20},
-		Maintenance: jobs.MaintenanceConfig{Interval: 200 * time.Millisecond}},
-		jobs.Config{FetchCooldown: 5 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, r.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Stop(ctx) //nolint:errcheck
-	})
+		Maintenance: jobs.MaintenanceConfig{Interval: 200 * time.Millisecond}}, jobs.Config{})
 	require.Eventually(t, func() bool {
 		var state string
 		var out int
