@@ -150,7 +150,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 		}
 		r = r.WithContext(nubiq.NewContextWithCaller(r.Context(), caller))
 		r.Header.Set("Authorization", "Bearer -") // the SDK needs one; the secret goes no further
-		withToken.ServeHTTP(w, r)
+		uw := &unhandledWriter{ResponseWriter: w, body: body}
+		withToken.ServeHTTP(uw, r)
+		uw.finish()
 	})
 }
 

@@ -222,3 +222,32 @@ func TestProtocolErasWithGoClient(t *testing.T) {
 		})
 	}
 }
+
+// An unknown method gets JSON-RPC's "method not found" (-32601) in both protocol eras, and an
+// unknown notification is acknowledged with 202, never a plain-text 400.
+func TestUnknownMethodsAndNotifications(t *testing.T) {
+	t.Parallel()
+	env := mcptest.New(t, nil, mcptest.WithRateLimits(nil))
+	key := env.Key(t, env.Workspace(t, "Acme", "pro"))
+	for _, era := range []string{"2025-11-25", "2026-07-28"} {
+		r := post(t, env.URL, key, `{"jsonrpc":"2.0","id":7,"method":"no/such/method"}`, map[string]string{"Mcp-Protocol-Version": era})
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("%s: unknown method answered %d %q: %s", era, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		if _, rerr := r.message(t); rerr == nil || rerr.Code != -32601 {
+			t.Errorf("%s: unknown method: %d %s, want error -32601", era, r.Status, r.Body)
+		}
+		if r.Header.Get("X-RateLimit-Limit-Minute") != "60" {
+			t.Errorf("%s: rate-limit headers missing: %v", era, r.Header)
+		}
+		r = post(t, env.URL, key, `{"jsonrpc":"2.0","method":"notifications/no_such_thing"}`, map[string]string{"Mcp-Protocol-Version": era})
+		if r.Status != http.StatusAccepted || len(r.Body) != 0 {
+			t.Errorf("%s: unknown notification answered %d %s, want 202", era, r.Status, r.Body)
+		}
+	}
+	// Other 400s of the SDK are left as they are.
+	r := post(t, env.URL, key, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, map[string]string{"Mcp-Protocol-Version": "1999-01-01"})
+	if r.Status != http.StatusBadRequest {
+		t.Errorf("unsupported protocol version: %d %s, want 400", r.Status, r.Body)
+	}
+}
