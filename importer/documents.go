@@ -538,19 +538,9 @@ func importFiles(ctx context.Context, cfg Config, path string) (*Summary, error)
 		for _, f := range failures {
 			report(f.f, f.reason)
 		}
-		if cfg.Progress != nil {
-			cfg.Progress.Update(prog.Offset, prog.Counts.Total())
-		}
-		if cfg.OnBatch != nil {
-			cfg.OnBatch(*prog)
-		}
+		cfg.batchDone(prog, prog.Counts.Total())
 	}
-	if reported > cfg.MaxReported {
-		fmt.Fprintf(cfg.Report, "%s: %d more problems not shown\n", path, reported-cfg.MaxReported)
-	}
-	if cfg.Progress != nil {
-		cfg.Progress.Finish()
-	}
+	cfg.finish(path, reported)
 	finish()
 	return s, nil
 }

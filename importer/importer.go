@@ -314,23 +314,33 @@ func Import(ctx context.Context, cfg Config, kind, path string) (*Summary, error
 		for _, w := range warned {
 			report(w.line, w.reason, true)
 		}
-		if cfg.Progress != nil {
-			cfg.Progress.Update(prog.Offset, s.Counts.Total())
-		}
-		if cfg.OnBatch != nil {
-			cfg.OnBatch(*prog)
-		}
+		cfg.batchDone(prog, s.Counts.Total())
 	}
+	cfg.finish(path, reported)
+	s.Lines = prog.Line
+	s.Processed = s.Counts.Total() - resumedRecords
+	s.Elapsed = time.Since(start)
+	return s, nil
+}
+
+// batchDone tells the progress line and OnBatch that a batch committed.
+func (cfg *Config) batchDone(prog *postgres.ImportProgress, records int64) {
+	if cfg.Progress != nil {
+		cfg.Progress.Update(prog.Offset, records)
+	}
+	if cfg.OnBatch != nil {
+		cfg.OnBatch(*prog)
+	}
+}
+
+// finish closes the report (how many problems were not shown) and the progress line.
+func (cfg *Config) finish(path string, reported int) {
 	if reported > cfg.MaxReported {
 		fmt.Fprintf(cfg.Report, "%s: %d more problems not shown\n", path, reported-cfg.MaxReported)
 	}
 	if cfg.Progress != nil {
 		cfg.Progress.Finish()
 	}
-	s.Lines = prog.Line
-	s.Processed = s.Counts.Total() - resumedRecords
-	s.Elapsed = time.Since(start)
-	return s, nil
 }
 
 func interrupted(s *Summary, p *postgres.ImportProgress, start time.Time, cause error) error {
